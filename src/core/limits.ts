@@ -1,0 +1,30 @@
+/**
+ * Every queue, map, batch and message has a named bound here (DESIGN.md habit 4). Input from a
+ * peer that exceeds a bound is dropped and counted, never trusted.
+ */
+import { assert } from "./assert.ts";
+
+export const limits = {
+  /** Largest encoded message accepted from a peer, in bytes. */
+  messageSizeMax: 4 * 1024 * 1024,
+  /** Nodes in one simulated run. */
+  simNodesMax: 4096,
+  /** Events the simulator executes in one run before it stops and reports a runaway. */
+  simEventsMax: 200_000_000,
+  /** Trace events kept in memory by one run with tracing on. */
+  traceEventsMax: 20_000_000,
+  /** Timers one node may have pending at once. */
+  timersPerNodeMax: 100_000,
+  /** Messages a paused node buffers before further ones are dropped. */
+  pausedInboxMax: 100_000,
+  /** Rumor ids listed in one gossip digest. */
+  gossipDigestIdsMax: 65_536,
+  /** Rumors one gossip node stores. */
+  gossipRumorsMax: 1_000_000,
+  /** Seeds one swarm command may sweep. */
+  swarmSeedsMax: 10_000_000,
+} as const;
+
+assert(limits.messageSizeMax > 0, "messageSizeMax must be positive");
+assert(limits.simNodesMax >= 1, "simNodesMax must allow one node");
+assert(limits.traceEventsMax <= limits.simEventsMax, "trace cannot hold more events than a run executes");

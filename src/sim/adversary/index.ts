@@ -1,0 +1,2 @@
+export * from "./strategies.ts";
+export type { Adversary, AdversaryApi } from "./types.ts";
