@@ -374,16 +374,16 @@ export class Simulation<Msg, Tag = unknown> {
 
   // ---------------------------------------------------------------- faults
 
-  isUp(node: NodeId): boolean {
+  isUp(node: number): boolean {
     return this.slotOrThrow(node).up;
   }
 
-  isPaused(node: NodeId): boolean {
+  isPaused(node: number): boolean {
     return this.slotOrThrow(node).paused;
   }
 
   /** Crash: volatile state is lost, synced storage kept, unsynced writes may be lost. */
-  crash(node: NodeId): void {
+  crash(node: number): void {
     const slot = this.slotOrThrow(node);
     if (!slot.up) return;
     this.recordLocal(slot, "crash");
@@ -391,7 +391,7 @@ export class Simulation<Msg, Tag = unknown> {
   }
 
   /** Fail-stop: a crash that every live peer is told about (after a network delay). */
-  failStop(node: NodeId): void {
+  failStop(node: number): void {
     const slot = this.slotOrThrow(node);
     if (!slot.up) return;
     const noticeId = this.msgIdNext++;
@@ -412,7 +412,7 @@ export class Simulation<Msg, Tag = unknown> {
   }
 
   /** Restart a crashed node: a fresh process over the storage that survived. */
-  restart(node: NodeId): void {
+  restart(node: number): void {
     const slot = this.slotOrThrow(node);
     if (slot.up) return;
     slot.up = true;
@@ -426,14 +426,14 @@ export class Simulation<Msg, Tag = unknown> {
   }
 
   /** Pause: the node runs nothing; its messages and timers wait. It looks dead but is not. */
-  pause(node: NodeId): void {
+  pause(node: number): void {
     const slot = this.slotOrThrow(node);
     if (!slot.up || slot.paused) return;
     this.recordLocal(slot, "pause");
     slot.paused = true;
   }
 
-  resume(node: NodeId): void {
+  resume(node: number): void {
     const slot = this.slotOrThrow(node);
     if (!slot.paused) return;
     slot.paused = false;
@@ -448,7 +448,7 @@ export class Simulation<Msg, Tag = unknown> {
   }
 
   /** Split the network: messages between different groups are dropped. Unlisted nodes form one more group. */
-  partition(groups: ReadonlyArray<readonly NodeId[]>): void {
+  partition(groups: ReadonlyArray<readonly number[]>): void {
     const group = new Int32Array(this.n).fill(-1);
     groups.forEach((g, gi) => {
       for (const id of g) {
@@ -468,28 +468,28 @@ export class Simulation<Msg, Tag = unknown> {
   }
 
   /** Block one direction of one link (a one-way partition). */
-  blockLink(from: NodeId, to: NodeId): void {
+  blockLink(from: number, to: number): void {
     this.blocked[this.idxOrThrow(from) * this.n + this.idxOrThrow(to)] = 1;
   }
 
-  unblockLink(from: NodeId, to: NodeId): void {
+  unblockLink(from: number, to: number): void {
     this.blocked[this.idxOrThrow(from) * this.n + this.idxOrThrow(to)] = 0;
   }
 
-  isBlocked(from: NodeId, to: NodeId): boolean {
+  isBlocked(from: number, to: number): boolean {
     return this.blocked[this.idxOrThrow(from) * this.n + this.idxOrThrow(to)] === 1;
   }
 
   /** Make `node` Byzantine: its outgoing messages pass through the adversary. */
-  setAdversary(node: NodeId, adversary: Adversary<Msg>): void {
+  setAdversary(node: number, adversary: Adversary<Msg>): void {
     const slot = this.slotOrThrow(node);
     slot.adversary = adversary;
-    this.byzantine.add(node);
+    this.byzantine.add(node as NodeId);
     slot.advApi = this.makeAdversaryApi(slot);
   }
 
   /** Change a node's local clock from now on (a clock step or a new drift). */
-  setClock(node: NodeId, clock: LocalClock): void {
+  setClock(node: number, clock: LocalClock): void {
     const slot = this.slotOrThrow(node);
     slot.offsetMs = clock.offsetMs;
     slot.rate = 1 + clock.driftPpm / 1e6;
@@ -497,19 +497,19 @@ export class Simulation<Msg, Tag = unknown> {
 
   // ---------------------------------------------------------------- inspection
 
-  process(node: NodeId): Process<Msg, Tag> | null {
+  process(node: number): Process<Msg, Tag> | null {
     return this.slotOrThrow(node).process;
   }
 
-  storage(node: NodeId): SimStorage {
+  storage(node: number): SimStorage {
     return this.slotOrThrow(node).storage;
   }
 
-  nodeCounters(node: NodeId): ReadonlyMap<string, number> {
+  nodeCounters(node: number): ReadonlyMap<string, number> {
     return this.slotOrThrow(node).counters;
   }
 
-  publicKey(node: NodeId): Uint8Array {
+  publicKey(node: number): Uint8Array {
     return this.keysOf(this.slotOrThrow(node)).publicRaw;
   }
 
@@ -618,18 +618,18 @@ export class Simulation<Msg, Tag = unknown> {
 
   // ---------------------------------------------------------------- private
 
-  private idx(node: NodeId): number | undefined {
+  private idx(node: number): number | undefined {
     if (this.idxById === null) return node >= 0 && node < this.n && Number.isInteger(node) ? node : undefined;
     return this.idxById.get(node);
   }
 
-  private idxOrThrow(node: NodeId): number {
+  private idxOrThrow(node: number): number {
     const i = this.idx(node);
     if (i === undefined) throw new PhalanxError("BAD_ARGUMENT", `unknown node ${node}`);
     return i;
   }
 
-  private slotOrThrow(node: NodeId): Slot<Msg, Tag> {
+  private slotOrThrow(node: number): Slot<Msg, Tag> {
     return this.slots[this.idxOrThrow(node)] as Slot<Msg, Tag>;
   }
 
