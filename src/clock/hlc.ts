@@ -15,6 +15,7 @@
 import { assert } from "../core/assert.ts";
 import { PhalanxError } from "../core/errors.ts";
 import type { Millis } from "../core/ids.ts";
+import { limits } from "../core/limits.ts";
 
 export interface HlcTimestamp {
   /** Physical component: the largest physical time seen, in ms. */
@@ -35,13 +36,8 @@ export interface HlcOptions {
 /** Default for `HlcOptions.maxOffsetMs` (CockroachDB's default max offset is 500 ms too). */
 export const hlcMaxOffsetMsDefault: Millis = 500;
 
-/**
- * Largest logical part accepted from a peer. Correct clocks stay far below it (the logical part
- * resets whenever physical time passes `wall`, so it counts events within one clock offset). It
- * leaves 2^53 - 2^32 increments of headroom, so no peer can push a correct clock to overflow.
- * Belongs in core/limits.ts; it is here until that file can take it.
- */
-export const hlcLogicalMax = 0xffff_ffff;
+/** Largest logical part accepted from a peer (see core/limits.ts). */
+export const hlcLogicalMax = limits.hlcLogicalMax;
 
 export type HlcReceiveResult =
   | { readonly ok: true; readonly timestamp: HlcTimestamp }

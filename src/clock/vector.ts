@@ -16,6 +16,7 @@
 import { assert } from "../core/assert.ts";
 import { PhalanxError } from "../core/errors.ts";
 import type { NodeId } from "../core/ids.ts";
+import { limits } from "../core/limits.ts";
 
 /** How two vector times relate: "before" means a < b, "after" means a > b. */
 export type VectorOrder = "before" | "after" | "equal" | "concurrent";
@@ -23,11 +24,8 @@ export type VectorOrder = "before" | "after" | "equal" | "concurrent";
 /** The JSON form: node id in decimal -> counter, non-zero entries only, ascending node order. */
 export type VectorClockJson = Record<string, number>;
 
-/**
- * Entries accepted by `fromJSON` (input from a peer or a file). Belongs in core/limits.ts; it
- * is here until that file can take it.
- */
-export const vectorClockEntriesMax = 65_536;
+/** Entries accepted by `fromJSON` (input from a peer or a file). */
+export const vectorClockEntriesMax = limits.vectorClockEntriesMax;
 
 function isCounter(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;

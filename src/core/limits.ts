@@ -21,6 +21,14 @@ export const limits = {
   gossipDigestIdsMax: 65_536,
   /** Rumors one gossip node stores. */
   gossipRumorsMax: 1_000_000,
+  /** Entries a vector clock from a peer or a file may have. */
+  vectorClockEntriesMax: 65_536,
+  /**
+   * Largest hybrid-logical-clock logical part accepted from a peer. Correct clocks stay far
+   * below it (it resets whenever physical time passes `wall`); the headroom to 2^53 means no
+   * peer can push a correct clock to overflow.
+   */
+  hlcLogicalMax: 0xffff_ffff,
   /** Seeds one swarm command may sweep. */
   swarmSeedsMax: 10_000_000,
 } as const;
