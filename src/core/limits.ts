@@ -29,8 +29,34 @@ export const limits = {
    * peer can push a correct clock to overflow.
    */
   hlcLogicalMax: 0xffff_ffff,
+  /** Encoded size of one client operation. */
+  pbftOpBytesMax: 1024 * 1024 + 4096,
+  /** Requests in one PBFT batch. */
+  pbftBatchMax: 1024,
+  /** Sequence numbers between the low and high water marks (the log window L). */
+  pbftLogWindowMax: 4096,
+  /** Requests a primary queues while waiting to order them. */
+  pbftPendingRequestsMax: 100_000,
+  /** Encoded size of a state-transfer snapshot. */
+  pbftSnapshotBytesMax: 512 * 1024 * 1024,
   /** Seeds one swarm command may sweep. */
   swarmSeedsMax: 10_000_000,
+  /** Longest key (and scan prefix) of the KV store, in UTF-8 bytes. */
+  kvKeyBytesMax: 1024,
+  /** Largest value of the KV store, in UTF-8 bytes. */
+  kvValueBytesMax: 1024 * 1024,
+  /** Most entries one KV scan may ask for. */
+  kvScanLimitMax: 1000,
+  /** Keys one KV state machine holds, tombstones included (tombstones are kept forever). */
+  kvKeysMax: 1_000_000,
+  /** UTF-8 bytes of all keys (tombstones included) plus all live values of one KV state machine. */
+  kvStateBytesMax: 256 * 1024 * 1024,
+  /**
+   * Largest KV snapshot `restore` accepts: the state bound plus at most 24 bytes of MessagePack
+   * framing per key (string headers of 3 and 5 bytes, a version of up to 9), so every state the
+   * bounds above allow can be restored.
+   */
+  kvSnapshotBytesMax: 256 * 1024 * 1024 + 1_000_000 * 24 + 64,
 } as const;
 
 assert(limits.messageSizeMax > 0, "messageSizeMax must be positive");

@@ -47,6 +47,13 @@ export interface Context<Msg, Tag = unknown> {
   sign(data: Uint8Array): Uint8Array;
   /** Verify a signature of `signer` over `data`. */
   verify(signer: NodeId, data: Uint8Array, signature: Uint8Array): boolean;
+  /**
+   * MAC (HMAC-SHA256) over `data` with the secret this node shares with `peer`. Cheap (about
+   * 2.6 us here, against 133 us for an Ed25519 verification) but convinces only that peer.
+   */
+  mac(peer: NodeId, data: Uint8Array): Uint8Array;
+  /** Check a MAC that `peer` made for this node over `data`. */
+  checkMac(peer: NodeId, data: Uint8Array, tag: Uint8Array): boolean;
   /** Record a local event in the causal trace (stamped with Lamport and vector time). */
   trace(label: string, detail?: unknown): void;
   /** Make a result observable (a reply, an executed operation, a delivered rumor): what checkers judge. */

@@ -28,12 +28,18 @@ export interface ProtocolSpec<Msg, Tag = unknown> {
   name: string;
   summary: string;
   defaultNodes: number;
+  /**
+   * Extra nodes beyond the n that faults may hit (clients, for example): they get ids n, n+1,
+   * ... and are never crashed, partitioned or made Byzantine by a fault plan.
+   */
+  extraNodes?(nodes: number): number;
   /** Default end of a run, ms of virtual time. */
   defaultUntilMs: Millis;
   /** Default time at which faults end. */
   defaultHealAtMs: Millis;
   tolerance(nodes: number): Tolerance;
-  factory(nodes: readonly NodeId[], seed: number): ProcessFactory<Msg, Tag>;
+  /** `nodes` are the n fault-prone nodes; `all` adds the extra ones. */
+  factory(nodes: readonly NodeId[], seed: number, all: readonly NodeId[]): ProcessFactory<Msg, Tag>;
   rounds?: RoundOptions;
   adversary(strategy: string, nodes: readonly NodeId[]): Adversary<Msg> | undefined;
   /** Violations found in a finished run (empty when correct). */

@@ -74,10 +74,11 @@ export function runScenario<Msg, Tag>(
         ? randomPlan(options.seed, nodes, tol, healAtMs)
         : profilePlan(faults, options.seed, nodes, tol, healAtMs);
 
+  const all = nodeIds(n + (spec.extraNodes?.(n) ?? 0));
   const simOptions = {
     seed: options.seed,
-    nodes,
-    factory: spec.factory(nodes, options.seed),
+    nodes: all,
+    factory: spec.factory(nodes, options.seed, all),
     network: { link: plan.link },
     trace: options.trace ?? false,
     ...(spec.rounds ? { rounds: spec.rounds } : {}),
@@ -96,7 +97,7 @@ export function runScenario<Msg, Tag>(
   applyPlan(sim, plan);
   sim.runUntil(untilMs);
 
-  const correct = nodes.filter((x) => !sim.byzantine.has(x));
+  const correct = all.filter((x) => !sim.byzantine.has(x));
   const violations = spec.check(sim, {
     correct,
     correctUp: correct.filter((x) => sim.isUp(x)),

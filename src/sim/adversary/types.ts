@@ -18,6 +18,8 @@ export interface AdversaryApi<Msg> {
   after(delayMs: Millis, fn: () => void): void;
   /** Sign with this node's key: the only key an adversary has. */
   sign(data: Uint8Array): Uint8Array;
+  /** MAC with the secret this node shares with `peer` (it has no other node's secrets). */
+  mac(peer: NodeId, data: Uint8Array): Uint8Array;
   /** Messages this node's correct core tried to send, oldest first (bounded), for replay. */
   readonly history: ReadonlyArray<{ readonly to: NodeId; readonly msg: Msg; readonly at: Millis }>;
 }
@@ -26,6 +28,8 @@ export interface Adversary<Msg> {
   readonly name: string;
   /** Called once when the wrapped node starts or restarts. */
   onStart?(api: AdversaryApi<Msg>): void;
+  /** Sees every message delivered to the wrapped node, before its core does (for twins and replay). */
+  onReceive?(api: AdversaryApi<Msg>, from: NodeId, msg: Msg): void;
   /** Called for every message the correct core sends; forward, change, drop or multiply it. */
   onSend(api: AdversaryApi<Msg>, to: NodeId, msg: Msg): void;
 }

@@ -7,17 +7,17 @@
  */
 import { encode } from "../core/codec.ts";
 import type { NodeId } from "../core/ids.ts";
-import { injecting, rewriting } from "../sim/adversary/strategies.ts";
-import type { Adversary } from "../sim/adversary/types.ts";
-import type { CheckContext, ProtocolSpec, Violation } from "../sim/protocol.ts";
-import type { Simulation } from "../sim/simulation.ts";
 import {
   type GossipMsg,
   GossipNode,
   type GossipOptions,
   type GossipOutput,
   type GossipTimer,
-} from "./gossip.ts";
+} from "../gossip/gossip.ts";
+import { injecting, rewriting } from "../sim/adversary/strategies.ts";
+import type { Adversary } from "../sim/adversary/types.ts";
+import type { CheckContext, ProtocolSpec, Violation } from "../sim/protocol.ts";
+import type { Simulation } from "../sim/simulation.ts";
 
 export const gossipSimOptions: Partial<GossipOptions> = {
   rumorsPerNode: 3,

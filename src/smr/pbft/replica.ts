@@ -1,0 +1,362 @@
+/**
+ * A PBFT replica (Castro and Liskov, OSDI 1999 / TOCS 2002; seed 004) as a pure protocol core:
+ * it reacts to messages and timers through its Context and never touches I/O itself.
+ *
+ * This file holds the replica's state, the dispatch switch and the shared helpers. The
+ * sub-protocols live beside it: normal-case.ts (request, pre-prepare, prepare, commit, execute,
+ * reply), checkpoint.ts (checkpoints, watermarks, garbage collection), view-change.ts
+ * (VIEW-CHANGE, NEW-VIEW) and state-transfer.ts (catching up from checkpoints and peers).
+ */
+import { assert, assertNever } from "../../core/assert.ts";
+import { decode, encode } from "../../core/codec.ts";
+import type { NodeId } from "../../core/ids.ts";
+import type { Context, Process } from "../../core/process.ts";
+import { installSnapshot, onCheckpoint } from "./checkpoint.ts";
+import { type PbftConfig, primaryOf } from "./config.ts";
+import type {
+  Checkpoint,
+  PbftMsg,
+  PrePrepare,
+  Prepare,
+  PreparedProof,
+  Request,
+  Seq,
+  View,
+  ViewChange,
+} from "./messages.ts";
+import { isReplicaMsg } from "./messages.ts";
+import {
+  onBatchTimer,
+  onCommit,
+  onPrePrepare,
+  onPrepare,
+  onProgressTimer,
+  onRequest,
+} from "./normal-case.ts";
+import type { Service, ServiceFactory } from "./service.ts";
+import {
+  onBatchBody,
+  onCatchUpTimer,
+  onCommitted,
+  onFetchBatch,
+  onFetchCommitted,
+  onFetchState,
+  onState,
+} from "./state-transfer.ts";
+import { onNewView, onViewChange, onViewChangeTimer, startViewChange } from "./view-change.ts";
+
+export type PbftTimer =
+  | { kind: "batch"; view: View }
+  | { kind: "progress"; view: View }
+  | { kind: "view-change"; view: View }
+  | { kind: "catch-up" };
+
+export type PbftCtx = Context<PbftMsg, PbftTimer>;
+
+/** What this replica knows about one sequence number. */
+export interface Entry {
+  seq: Seq;
+  /** View of the accepted pre-prepare (or of the committed certificate). */
+  view: View;
+  digest?: Uint8Array;
+  batch?: Request[];
+  prePrepare?: PrePrepare;
+  /** Prepares of the current view, by sender. */
+  prepares: Map<NodeId, Prepare>;
+  /** Commits of the current view: sender → digest (hex). */
+  commits: Map<NodeId, string>;
+  prepared: boolean;
+  sentCommit: boolean;
+  committed: boolean;
+  /** The latest prepared certificate, kept across view changes. */
+  proof?: PreparedProof;
+}
+
+export interface ClientRecord {
+  timestamp: number;
+  result: Uint8Array;
+}
+
+/** Persisted form of an entry: enough to never contradict what we said before a crash. */
+interface StoredEntry {
+  view: View;
+  digest: Uint8Array;
+  batch?: Request[];
+  prePrepare?: PrePrepare;
+  committed: boolean;
+  proof?: PreparedProof;
+}
+
+interface StoredStable {
+  seq: Seq;
+  state: Uint8Array;
+  proof: Checkpoint[];
+  snapshot: Uint8Array;
+}
+
+const seqKey = (seq: Seq) => `pbft/entry/${String(seq).padStart(12, "0")}`;
+
+export class Replica implements Process<PbftMsg, PbftTimer> {
+  readonly config: PbftConfig;
+  readonly services: ServiceFactory;
+  self = -1 as NodeId;
+  /** This replica's index in config.replicas (its entry in authenticators). */
+  index = -1;
+
+  service!: Service;
+  view: View = 0;
+  status: "normal" | "view-change" = "normal";
+  /** Consecutive view changes without progress (timeouts double with each). */
+  viewChangeStreak = 0;
+
+  /** Low water mark: the last stable checkpoint. */
+  h: Seq = 0;
+  stableState: Uint8Array = new Uint8Array(32);
+  stableProof: Checkpoint[] = [];
+  stableSnapshot: Uint8Array | undefined;
+  lastExecuted: Seq = 0;
+  /** Highest sequence number the primary has assigned (primary only). */
+  nextSeq: Seq = 1;
+  readonly log = new Map<Seq, Entry>();
+  /** Checkpoints we produced and have not yet seen stable: seq → state digest and snapshot. */
+  readonly ownCheckpoints = new Map<Seq, { state: Uint8Array; snapshot: Uint8Array }>();
+  /** Checkpoint messages in the window: seq → sender → message. */
+  readonly checkpoints = new Map<Seq, Map<NodeId, Checkpoint>>();
+  /** The highest checkpoint each replica has told us about (to notice we are far behind). */
+  readonly latestCheckpointBy = new Map<NodeId, Checkpoint>();
+
+  readonly clients = new Map<NodeId, ClientRecord>();
+  /** Requests we know of and have not executed: "client/timestamp" → request and local time first seen. */
+  readonly pending = new Map<string, { req: Request; since: number }>();
+  /** Primary: requests waiting to be put in a batch, and the keys already assigned. */
+  queue: Request[] = [];
+  readonly queued = new Set<string>();
+  batchTimerSet = false;
+  progressTimerSet = false;
+
+  /** View changes received: view → sender → message. */
+  readonly viewChanges = new Map<View, Map<NodeId, ViewChange>>();
+  /** Highest sequence number seen in any valid message from a peer (to notice we lag). */
+  highestSeen: Seq = 0;
+  lastExecutedAtCatchUp: Seq = -1;
+  /** Gap filling: seq → digest hex → replicas vouching, with the batch. */
+  readonly committedVotes = new Map<
+    Seq,
+    Map<string, { voters: Set<NodeId>; batch: Request[]; digest: Uint8Array }>
+  >();
+  /** A state transfer we asked for and have not received. */
+  stateWanted = false;
+  /** A stable checkpoint a NEW-VIEW told us about and we have yet to fetch. */
+  checkpointHint: { seq: Seq; state: Uint8Array; proof: Checkpoint[] } | undefined;
+
+  constructor(config: PbftConfig, services: ServiceFactory) {
+    this.config = config;
+    this.services = services;
+  }
+
+  // ------------------------------------------------------------ Process
+
+  start(ctx: PbftCtx): void {
+    this.self = ctx.self;
+    this.index = this.config.replicas.indexOf(ctx.self);
+    assert(this.index >= 0, `node ${ctx.self} is not a replica of this group`);
+    this.service = this.services.create();
+    this.recover(ctx);
+    ctx.setTimer(this.config.options.catchUpMs, { kind: "catch-up" });
+  }
+
+  receive(ctx: PbftCtx, from: NodeId, msg: PbftMsg): void {
+    if (!isReplicaMsg(msg, this.config.n)) {
+      ctx.count("pbft.invalid-message");
+      return;
+    }
+    switch (msg.type) {
+      case "request":
+        return onRequest(this, ctx, from, msg);
+      case "pre-prepare":
+        return onPrePrepare(this, ctx, from, msg);
+      case "prepare":
+        return onPrepare(this, ctx, from, msg);
+      case "commit":
+        return onCommit(this, ctx, from, msg);
+      case "checkpoint":
+        return onCheckpoint(this, ctx, from, msg);
+      case "view-change":
+        return onViewChange(this, ctx, from, msg);
+      case "new-view":
+        return onNewView(this, ctx, from, msg);
+      case "fetch-batch":
+        return onFetchBatch(this, ctx, from, msg);
+      case "batch":
+        return onBatchBody(this, ctx, from, msg);
+      case "fetch-committed":
+        return onFetchCommitted(this, ctx, from, msg);
+      case "committed":
+        return onCommitted(this, ctx, from, msg);
+      case "fetch-state":
+        return onFetchState(this, ctx, from, msg);
+      case "state":
+        return onState(this, ctx, from, msg);
+      default:
+        assertNever(msg, "replica message");
+    }
+  }
+
+  timeout(ctx: PbftCtx, tag: PbftTimer): void {
+    switch (tag.kind) {
+      case "batch":
+        return onBatchTimer(this, ctx, tag);
+      case "progress":
+        return onProgressTimer(this, ctx, tag);
+      case "view-change":
+        return onViewChangeTimer(this, ctx, tag);
+      case "catch-up":
+        onCatchUpTimer(this, ctx);
+        ctx.setTimer(this.config.options.catchUpMs, tag);
+        return;
+      default:
+        assertNever(tag, "replica timer");
+    }
+  }
+
+  // ------------------------------------------------------------ shared helpers
+
+  primary(view: View = this.view): NodeId {
+    return primaryOf(this.config, view);
+  }
+
+  isPrimary(): boolean {
+    return this.primary() === this.self;
+  }
+
+  isReplica(node: number): boolean {
+    return this.config.replicas.includes(node as NodeId);
+  }
+
+  indexOf(node: NodeId): number {
+    return this.config.replicas.indexOf(node);
+  }
+
+  /** High water mark. */
+  get H(): Seq {
+    return this.h + this.config.options.logWindow;
+  }
+
+  inWindow(seq: Seq): boolean {
+    return seq > this.h && seq <= this.H;
+  }
+
+  entry(seq: Seq): Entry {
+    let e = this.log.get(seq);
+    if (e === undefined) {
+      e = {
+        seq,
+        view: -1,
+        prepares: new Map(),
+        commits: new Map(),
+        prepared: false,
+        sentCommit: false,
+        committed: false,
+      };
+      this.log.set(seq, e);
+    }
+    return e;
+  }
+
+  /** Send to every other replica. */
+  broadcast(ctx: PbftCtx, msg: PbftMsg): void {
+    for (const r of this.config.replicas) if (r !== this.self) ctx.send(r, msg);
+  }
+
+  /** One MAC per replica, in replica order: authenticates a multicast message cheaply. */
+  authenticator(ctx: PbftCtx, data: Uint8Array): Uint8Array[] {
+    return this.config.replicas.map((r) => (r === this.self ? new Uint8Array(32) : ctx.mac(r, data)));
+  }
+
+  noteSeen(seq: Seq): void {
+    if (seq > this.highestSeen) this.highestSeen = seq;
+  }
+
+  startViewChange(ctx: PbftCtx, view: View): void {
+    startViewChange(this, ctx, view);
+  }
+
+  // ------------------------------------------------------------ durability
+
+  persistView(ctx: PbftCtx): void {
+    ctx.storage.put("pbft/view", encode({ view: this.view, status: this.status }));
+    ctx.storage.sync();
+  }
+
+  /** Durable before the prepare or commit that depends on it is sent. */
+  persistEntry(ctx: PbftCtx, e: Entry, sync: boolean): void {
+    if (e.digest === undefined) return;
+    const stored: StoredEntry = { view: e.view, digest: e.digest, committed: e.committed };
+    if (e.batch !== undefined) stored.batch = e.batch;
+    if (e.prePrepare !== undefined) stored.prePrepare = e.prePrepare;
+    if (e.proof !== undefined) stored.proof = e.proof;
+    ctx.storage.put(seqKey(e.seq), encode(stored));
+    if (sync) ctx.storage.sync();
+  }
+
+  forgetEntry(ctx: PbftCtx, seq: Seq): void {
+    ctx.storage.delete(seqKey(seq));
+  }
+
+  persistStable(ctx: PbftCtx): void {
+    if (this.stableSnapshot === undefined) return;
+    const stored: StoredStable = {
+      seq: this.h,
+      state: this.stableState,
+      proof: this.stableProof,
+      snapshot: this.stableSnapshot,
+    };
+    ctx.storage.put("pbft/stable", encode(stored));
+    ctx.storage.sync();
+  }
+
+  /** Rebuild from storage after a restart: view, stable checkpoint, then the log beyond it. */
+  private recover(ctx: PbftCtx): void {
+    const v = ctx.storage.get("pbft/view");
+    if (v !== undefined) {
+      const { view, status } = decode<{ view: View; status: "normal" | "view-change" }>(v);
+      this.view = view;
+      this.status = status;
+      if (status === "view-change") {
+        // We cannot know how that view change ended: keep waiting for its NEW-VIEW, or move on.
+        ctx.setTimer(this.config.options.viewChangeTimeoutMs, { kind: "view-change", view });
+      }
+    }
+    const s = ctx.storage.get("pbft/stable");
+    if (s !== undefined) {
+      const st = decode<StoredStable>(s);
+      installSnapshot(this, st.snapshot);
+      this.h = st.seq;
+      this.lastExecuted = st.seq;
+      this.stableState = st.state;
+      this.stableProof = st.proof;
+      this.stableSnapshot = st.snapshot;
+    }
+    for (const key of ctx.storage.keys("pbft/entry/")) {
+      const bytes = ctx.storage.get(key);
+      if (bytes === undefined) continue;
+      const se = decode<StoredEntry>(bytes);
+      const seq = Number(key.slice("pbft/entry/".length));
+      if (seq <= this.h) {
+        ctx.storage.delete(key);
+        continue;
+      }
+      const e = this.entry(seq);
+      e.view = se.view;
+      e.digest = se.digest;
+      if (se.batch !== undefined) e.batch = se.batch;
+      if (se.prePrepare !== undefined) e.prePrepare = se.prePrepare;
+      if (se.proof !== undefined) e.proof = se.proof;
+      e.committed = se.committed;
+      e.prepared = se.proof !== undefined && se.proof.view === se.view;
+      e.sentCommit = e.prepared;
+    }
+    this.nextSeq = Math.max(this.lastExecuted, ...[...this.log.keys()]) + 1;
+    ctx.count("pbft.recovered", this.log.size > 0 || s !== undefined ? 1 : 0);
+  }
+}

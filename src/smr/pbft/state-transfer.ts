@@ -1,0 +1,208 @@
+/**
+ * Catching up (TOCS 2002 section 5.3, simplified). A replica that is behind (restarted,
+ * partitioned, slow) has two ways forward:
+ * - state transfer: fetch the latest stable checkpoint, a snapshot whose digest is certified by
+ *   a quorum of signed CHECKPOINT messages, and install it;
+ * - gap filling: for a sequence number it lacks, collect f+1 matching COMMITTED reports (at
+ *   least one from a correct replica, which only reports what it executed) and execute it.
+ * Batches named by digest only (in NEW-VIEW) are fetched and checked against the digest.
+ */
+
+import { isPhalanxError } from "../../core/errors.ts";
+import type { NodeId } from "../../core/ids.ts";
+import { installSnapshot, makeStable } from "./checkpoint.ts";
+import {
+  type BatchBody,
+  batchDigest,
+  type CommittedEntry,
+  checkpointBytes,
+  committedBytes,
+  equalBytes,
+  type FetchBatch,
+  type FetchCommitted,
+  type FetchState,
+  hex,
+  type Seq,
+  type StateTransfer,
+} from "./messages.ts";
+import { executeReady } from "./normal-case.ts";
+import type { PbftCtx, Replica } from "./replica.ts";
+
+/** How many missing sequence numbers one catch-up round asks for. */
+const CATCH_UP_SPAN = 16;
+
+export function requestState(r: Replica, ctx: PbftCtx): void {
+  if (r.stateWanted) return;
+  r.stateWanted = true;
+  ctx.count("pbft.state-requested");
+  r.broadcast(ctx, { type: "fetch-state", after: r.lastExecuted });
+}
+
+export function onFetchState(r: Replica, ctx: PbftCtx, from: NodeId, m: FetchState): void {
+  if (!r.isReplica(from)) return;
+  if (r.stableSnapshot === undefined || r.h <= m.after) return;
+  const reply: StateTransfer = { type: "state", seq: r.h, snapshot: r.stableSnapshot, proof: r.stableProof };
+  ctx.send(from, reply);
+}
+
+export function onState(r: Replica, ctx: PbftCtx, from: NodeId, m: StateTransfer): void {
+  if (!r.isReplica(from) || m.seq <= r.lastExecuted) return;
+  // The proof: a quorum of distinct replicas signed (seq, state).
+  const first = m.proof[0];
+  if (first === undefined) return;
+  const signers = new Set<NodeId>();
+  for (const cp of m.proof) {
+    if (
+      cp.seq !== m.seq ||
+      !equalBytes(cp.state, first.state) ||
+      !r.isReplica(cp.replica) ||
+      signers.has(cp.replica)
+    ) {
+      ctx.count("pbft.bad-state-proof");
+      return;
+    }
+    if (!ctx.verify(cp.replica, checkpointBytes(cp.seq, cp.state, cp.replica), cp.sig)) {
+      ctx.count("pbft.bad-state-proof");
+      return;
+    }
+    signers.add(cp.replica);
+  }
+  if (signers.size < r.config.quorum) {
+    ctx.count("pbft.bad-state-proof");
+    return;
+  }
+  const oldService = r.service;
+  const oldClients = new Map(r.clients);
+  let digest: Uint8Array;
+  try {
+    digest = installSnapshot(r, m.snapshot);
+  } catch (e) {
+    if (!isPhalanxError(e)) throw e;
+    ctx.count("pbft.bad-snapshot");
+    return;
+  }
+  if (!equalBytes(digest, first.state)) {
+    r.service = oldService;
+    r.clients.clear();
+    for (const [k, v] of oldClients) r.clients.set(k, v);
+    ctx.count("pbft.bad-snapshot");
+    return;
+  }
+  r.lastExecuted = m.seq;
+  r.stateWanted = false;
+  r.checkpointHint = undefined;
+  makeStable(r, ctx, m.seq, first.state, m.proof, m.snapshot);
+  r.nextSeq = Math.max(r.nextSeq, m.seq + 1);
+  ctx.count("pbft.state-installed");
+  ctx.output({ kind: "state-transfer", seq: m.seq, replica: r.self });
+  executeReady(r, ctx);
+}
+
+export function requestBatch(
+  r: Replica,
+  ctx: PbftCtx,
+  seq: Seq,
+  digest: Uint8Array,
+  from: readonly NodeId[],
+): void {
+  const msg: FetchBatch = { type: "fetch-batch", seq, digest };
+  for (const to of from) if (to !== r.self) ctx.send(to, msg);
+}
+
+export function onFetchBatch(r: Replica, ctx: PbftCtx, from: NodeId, m: FetchBatch): void {
+  if (!r.isReplica(from)) return;
+  const e = r.log.get(m.seq);
+  if (e?.batch === undefined || e.digest === undefined || !equalBytes(e.digest, m.digest)) return;
+  const body: BatchBody = { type: "batch", seq: m.seq, digest: m.digest, batch: e.batch };
+  ctx.send(from, body);
+}
+
+export function onBatchBody(r: Replica, ctx: PbftCtx, _from: NodeId, m: BatchBody): void {
+  const e = r.log.get(m.seq);
+  if (e === undefined || e.batch !== undefined || e.digest === undefined || !equalBytes(e.digest, m.digest))
+    return;
+  if (!equalBytes(batchDigest(m.batch), m.digest)) {
+    ctx.count("pbft.bad-digest");
+    return;
+  }
+  e.batch = m.batch;
+  r.persistEntry(ctx, e, false);
+  executeReady(r, ctx);
+}
+
+export function onFetchCommitted(r: Replica, ctx: PbftCtx, from: NodeId, m: FetchCommitted): void {
+  if (!r.isReplica(from)) return;
+  if (m.seq <= r.h) {
+    onFetchState(r, ctx, from, { type: "fetch-state", after: m.seq - 1 });
+    return;
+  }
+  if (m.seq > r.lastExecuted) return;
+  const e = r.log.get(m.seq);
+  if (e?.batch === undefined || e.digest === undefined) return;
+  const reply: CommittedEntry = {
+    type: "committed",
+    seq: m.seq,
+    digest: e.digest,
+    batch: e.batch,
+    replica: r.self,
+    mac: ctx.mac(from, committedBytes(m.seq, e.digest, r.self)),
+  };
+  ctx.send(from, reply);
+}
+
+export function onCommitted(r: Replica, ctx: PbftCtx, from: NodeId, m: CommittedEntry): void {
+  if (from !== m.replica || !r.isReplica(from)) return;
+  if (m.seq <= r.lastExecuted || m.seq > r.lastExecuted + r.config.options.logWindow) return;
+  if (!ctx.checkMac(from, committedBytes(m.seq, m.digest, m.replica), m.mac)) {
+    ctx.count("pbft.bad-committed-mac");
+    return;
+  }
+  if (!equalBytes(batchDigest(m.batch), m.digest)) {
+    ctx.count("pbft.bad-digest");
+    return;
+  }
+  let votes = r.committedVotes.get(m.seq);
+  if (votes === undefined) {
+    votes = new Map();
+    r.committedVotes.set(m.seq, votes);
+  }
+  const key = hex(m.digest);
+  const v = votes.get(key) ?? { voters: new Set<NodeId>(), batch: m.batch, digest: m.digest };
+  v.voters.add(from);
+  votes.set(key, v);
+  if (v.voters.size < r.config.weak) return;
+  const e = r.entry(m.seq);
+  if (e.committed && e.digest !== undefined && !equalBytes(e.digest, m.digest)) {
+    ctx.count("pbft.committed-conflict");
+    return;
+  }
+  e.digest = m.digest;
+  e.batch = m.batch;
+  e.committed = true;
+  if (e.view < 0) e.view = r.view;
+  r.committedVotes.delete(m.seq);
+  r.persistEntry(ctx, e, false);
+  ctx.count("pbft.gap-filled");
+  executeReady(r, ctx);
+}
+
+/** Periodic: if others are ahead and we made no progress since the last round, ask. */
+export function onCatchUpTimer(r: Replica, ctx: PbftCtx): void {
+  const stuck = r.lastExecuted === r.lastExecutedAtCatchUp;
+  r.lastExecutedAtCatchUp = r.lastExecuted;
+  if (!stuck) return;
+  if (r.stateWanted) {
+    r.stateWanted = false;
+    requestState(r, ctx);
+  }
+  if (r.highestSeen <= r.lastExecuted) return;
+  const last = Math.min(r.highestSeen, r.lastExecuted + CATCH_UP_SPAN);
+  for (let seq = r.lastExecuted + 1; seq <= last; seq++) {
+    const e = r.log.get(seq);
+    if (e?.committed && e.batch === undefined && e.digest !== undefined) {
+      requestBatch(r, ctx, seq, e.digest, r.config.replicas);
+    } else if (e === undefined || !e.committed) {
+      r.broadcast(ctx, { type: "fetch-committed", seq });
+    }
+  }
+}
