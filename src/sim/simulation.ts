@@ -16,6 +16,7 @@ import { type Millis, type NodeId, nodeIds } from "../core/ids.ts";
 import { limits } from "../core/limits.ts";
 import { hashString32, Prng } from "../core/prng.ts";
 import type { Context, Process, ProcessFactory, Storage, TimerId } from "../core/process.ts";
+import { checkHmac, hmac } from "../crypto/mac.ts";
 import { sign as edSign, verify as edVerify, type KeyPair, keyPairFromPrng } from "../crypto/sign.ts";
 import type { Adversary, AdversaryApi } from "./adversary/types.ts";
 import { defaultLink, type LinkConfig, type NetworkConfig, sampleLatency, validateLink } from "./network.ts";
@@ -144,6 +145,12 @@ class NodeContext<Msg, Tag> implements Context<Msg, Tag> {
     if (s === undefined) return false;
     return edVerify(this.sim.keysOf(s).publicKey, data, signature);
   }
+  mac(peer: NodeId, data: Uint8Array): Uint8Array {
+    return hmac(this.sim.pairKey(this.slot.id, peer), data);
+  }
+  checkMac(peer: NodeId, data: Uint8Array, tag: Uint8Array): boolean {
+    return checkHmac(this.sim.pairKey(this.slot.id, peer), data, tag);
+  }
   trace(label: string, detail?: unknown): void {
     this.sim.recordLocal(this.slot, "local", label, detail);
   }
@@ -206,6 +213,7 @@ export class Simulation<Msg, Tag = unknown> {
   /** Pending timer id → event slot. */
   private readonly timers = new Map<number, number>();
   private timerIdNext = 1;
+  private readonly pairKeys = new Map<string, Uint8Array>();
   private msgIdNext = 1;
   private nowMs = 0;
   private started = false;
@@ -541,6 +549,25 @@ export class Simulation<Msg, Tag = unknown> {
       );
     }
     return slot.keys;
+  }
+
+  /**
+   * The MAC secret nodes `a` and `b` share (both derive the same one; the runtime gets it from
+   * an X25519 exchange). Any node, client ids included, may have one.
+   */
+  pairKey(a: number, b: number): Uint8Array {
+    const lo = Math.min(a, b);
+    const hi = Math.max(a, b);
+    const id = `${lo}/${hi}`;
+    let key = this.pairKeys.get(id);
+    if (key === undefined) {
+      const prng = new Prng([this.seed >>> 0, hashString32(`mac-${id}`), lo, hi ^ 0x9e3779b9]);
+      key = new Uint8Array(32);
+      const view = new DataView(key.buffer);
+      for (let i = 0; i < 8; i++) view.setUint32(i * 4, prng.nextU32());
+      this.pairKeys.set(id, key);
+    }
+    return key;
   }
 
   localTime(slot: Slot<Msg, Tag>): Millis {
@@ -893,6 +920,8 @@ export class Simulation<Msg, Tag = unknown> {
       if (this.rounds !== null) t.data = { sentRound: E.round[e] as number, round: this.currentRound };
       this.pushTrace(t);
     }
+    if (slot.adversary?.onReceive !== undefined)
+      slot.adversary.onReceive(slot.advApi as AdversaryApi<Msg>, from, msg);
     (slot.process as Process<Msg, Tag>).receive(slot.ctx, from, msg);
   }
 
@@ -939,6 +968,7 @@ export class Simulation<Msg, Tag = unknown> {
         sim.queue.push(e);
       },
       sign: (data: Uint8Array) => edSign(sim.keysOf(slot).privateKey, data),
+      mac: (peer: NodeId, data: Uint8Array) => hmac(sim.pairKey(slot.id, peer), data),
       history: slot.history,
     };
   }

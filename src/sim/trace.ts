@@ -163,11 +163,13 @@ export function checkCut(events: readonly TraceEvent[], cut: Cut): CutVerdict {
  * event knows of an event of another node beyond that node's frontier.
  */
 export function isCutConsistentByClocks(events: readonly TraceEvent[], cut: Cut): boolean {
+  // A node's frontier is its last event inside the cut (a cut entry beyond the node's last
+  // event includes all of them), so keep the latest event whose own index is within it.
   const frontier = new Map<number, Record<string, number>>();
   for (const e of events) {
     if (e.vt === undefined) continue;
     const own = e.vt[String(e.node)] ?? 0;
-    if (own === (cut.get(e.node) ?? 0)) frontier.set(e.node, e.vt);
+    if (own <= (cut.get(e.node) ?? 0)) frontier.set(e.node, e.vt);
   }
   for (const vt of frontier.values()) {
     for (const [k, v] of Object.entries(vt)) if (v > (cut.get(Number(k)) ?? 0)) return false;

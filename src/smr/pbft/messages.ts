@@ -187,7 +187,10 @@ const NULL_BATCH_DIGEST = sha256("phalanx-pbft-null-batch");
 export function batchDigest(batch: readonly Request[]): Uint8Array {
   if (batch.length === 0) return NULL_BATCH_DIGEST;
   const all = new Uint8Array(batch.length * 32);
-  batch.forEach((r, i) => all.set(requestDigest(r.client, r.timestamp, r.readOnly, r.op), i * 32));
+  for (let i = 0; i < batch.length; i++) {
+    const r = batch[i] as Request;
+    all.set(requestDigest(r.client, r.timestamp, r.readOnly, r.op), i * 32);
+  }
   return sha256(all);
 }
 

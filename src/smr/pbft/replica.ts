@@ -172,31 +172,44 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
     }
     switch (msg.type) {
       case "request":
-        return onRequest(this, ctx, from, msg);
+        onRequest(this, ctx, from, msg);
+        return;
       case "pre-prepare":
-        return onPrePrepare(this, ctx, from, msg);
+        onPrePrepare(this, ctx, from, msg);
+        return;
       case "prepare":
-        return onPrepare(this, ctx, from, msg);
+        onPrepare(this, ctx, from, msg);
+        return;
       case "commit":
-        return onCommit(this, ctx, from, msg);
+        onCommit(this, ctx, from, msg);
+        return;
       case "checkpoint":
-        return onCheckpoint(this, ctx, from, msg);
+        onCheckpoint(this, ctx, from, msg);
+        return;
       case "view-change":
-        return onViewChange(this, ctx, from, msg);
+        onViewChange(this, ctx, from, msg);
+        return;
       case "new-view":
-        return onNewView(this, ctx, from, msg);
+        onNewView(this, ctx, from, msg);
+        return;
       case "fetch-batch":
-        return onFetchBatch(this, ctx, from, msg);
+        onFetchBatch(this, ctx, from, msg);
+        return;
       case "batch":
-        return onBatchBody(this, ctx, from, msg);
+        onBatchBody(this, ctx, from, msg);
+        return;
       case "fetch-committed":
-        return onFetchCommitted(this, ctx, from, msg);
+        onFetchCommitted(this, ctx, from, msg);
+        return;
       case "committed":
-        return onCommitted(this, ctx, from, msg);
+        onCommitted(this, ctx, from, msg);
+        return;
       case "fetch-state":
-        return onFetchState(this, ctx, from, msg);
+        onFetchState(this, ctx, from, msg);
+        return;
       case "state":
-        return onState(this, ctx, from, msg);
+        onState(this, ctx, from, msg);
+        return;
       default:
         assertNever(msg, "replica message");
     }
@@ -205,11 +218,14 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
   timeout(ctx: PbftCtx, tag: PbftTimer): void {
     switch (tag.kind) {
       case "batch":
-        return onBatchTimer(this, ctx, tag);
+        onBatchTimer(this, ctx, tag);
+        return;
       case "progress":
-        return onProgressTimer(this, ctx, tag);
+        onProgressTimer(this, ctx, tag);
+        return;
       case "view-change":
-        return onViewChangeTimer(this, ctx, tag);
+        onViewChangeTimer(this, ctx, tag);
+        return;
       case "catch-up":
         onCatchUpTimer(this, ctx);
         ctx.setTimer(this.config.options.catchUpMs, tag);
