@@ -2,8 +2,9 @@
  * Fault plans: what goes wrong in a run, and when. A plan is data (printable, reproducible
  * from the seed): link behaviour (latency, loss, duplication, reordering), local clock offsets
  * and drift, Byzantine nodes with named strategies, and a schedule of crashes, restarts,
- * fail-stops, pauses and partitions. At `healAtMs` every fault ends (partitions heal, crashed
- * nodes restart, paused nodes resume) and the run enters its liveness phase.
+ * fail-stops, pauses and partitions. At `healAtMs` every network and node fault ends
+ * (partitions heal, links stop losing, duplicating and reordering, crashed nodes restart, paused
+ * nodes resume) and the run enters its liveness phase. Byzantine nodes stay Byzantine.
  *
  * Named profiles give one fault family each; `randomPlan` is the swarm's generator: per seed it
  * turns each fault family on or off and draws its intensity, so different seeds stress
@@ -313,6 +314,7 @@ export function applyPlan<Msg, Tag>(sim: Simulation<Msg, Tag>, plan: FaultPlan):
   for (const a of plan.schedule) if (a.kind === "failstop") stopped.add(a.node);
   sim.at(plan.healAtMs, () => {
     sim.heal();
+    sim.setLinks({ lossProb: 0, dupProb: 0, reorderProb: 0 });
     for (const node of sim.nodes) {
       if (sim.isPaused(node)) sim.resume(node);
       if (!sim.isUp(node) && !stopped.has(node)) sim.restart(node);

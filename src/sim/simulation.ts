@@ -488,6 +488,15 @@ export class Simulation<Msg, Tag = unknown> {
     return this.blocked[this.idxOrThrow(from) * this.n + this.idxOrThrow(to)] === 1;
   }
 
+  /** Change every link's behaviour from now on (per-link overrides given at construction are replaced). */
+  setLinks(change: Partial<LinkConfig>): void {
+    for (let i = 0; i < this.links.length; i++) {
+      const cfg = { ...(this.links[i] as LinkConfig), ...change };
+      validateLink(cfg);
+      this.links[i] = cfg;
+    }
+  }
+
   /** Make `node` Byzantine: its outgoing messages pass through the adversary. */
   setAdversary(node: number, adversary: Adversary<Msg>): void {
     const slot = this.slotOrThrow(node);

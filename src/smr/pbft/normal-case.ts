@@ -140,8 +140,8 @@ export function onBatchTimer(r: Replica, ctx: PbftCtx, tag: Extract<PbftTimer, {
 
 function proposeBatch(r: Replica, ctx: PbftCtx, batch: Request[]): void {
   // Skip what executed while it waited (a retransmission that raced its first copy).
+  // `queued` keeps the keys until they execute, so a retransmission is not ordered twice.
   const fresh = batch.filter((q) => (r.clients.get(q.client)?.timestamp ?? -1) < q.timestamp);
-  for (const q of batch) r.queued.delete(requestKey(q));
   if (fresh.length === 0) return;
   const seq = r.nextSeq++;
   const digest = batchDigest(fresh);
@@ -366,6 +366,7 @@ export function executeBatch(r: Replica, ctx: PbftCtx, e: Entry): void {
   for (const q of e.batch ?? []) {
     const key = requestKey(q);
     r.pending.delete(key);
+    r.queued.delete(key);
     const last = r.clients.get(q.client);
     if (last !== undefined && q.timestamp <= last.timestamp) {
       ctx.count("pbft.duplicate-in-batch");
@@ -420,7 +421,8 @@ export function onProgressTimer(
   const waited = ctx.now() - oldest;
   const timeout = r.config.options.requestTimeoutMs;
   if (waited < timeout) {
-    armProgressTimer(r, ctx, timeout - waited);
+    // At least 1 ms: a remainder of a few ulps would not move virtual time forward.
+    armProgressTimer(r, ctx, Math.max(1, timeout - waited));
     return;
   }
   ctx.count("pbft.request-timeout");

@@ -15,6 +15,7 @@ import { installSnapshot, onCheckpoint } from "./checkpoint.ts";
 import { type PbftConfig, primaryOf } from "./config.ts";
 import type {
   Checkpoint,
+  NewView,
   PbftMsg,
   PrePrepare,
   Prepare,
@@ -108,6 +109,8 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
   status: "normal" | "view-change" = "normal";
   /** Consecutive view changes without progress (timeouts double with each). */
   viewChangeStreak = 0;
+  /** The view whose NEW-VIEW wait is running. */
+  viewChangeTimerFor: View = -1;
 
   /** Low water mark: the last stable checkpoint. */
   h: Seq = 0;
@@ -146,6 +149,9 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
   >();
   /** A state transfer we asked for and have not received. */
   stateWanted = false;
+  /** Our VIEW-CHANGE for the view we are moving to, and the last NEW-VIEW we sent as primary. */
+  ownViewChange: ViewChange | undefined;
+  lastNewView: NewView | undefined;
   /** A stable checkpoint a NEW-VIEW told us about and we have yet to fetch. */
   checkpointHint: { seq: Seq; state: Uint8Array; proof: Checkpoint[] } | undefined;
 

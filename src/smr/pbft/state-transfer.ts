@@ -16,6 +16,7 @@ import {
   batchDigest,
   type CommittedEntry,
   checkpointBytes,
+  commitBytes,
   committedBytes,
   equalBytes,
   type FetchBatch,
@@ -186,8 +187,43 @@ export function onCommitted(r: Replica, ctx: PbftCtx, from: NodeId, m: Committed
   executeReady(r, ctx);
 }
 
+/**
+ * The network may lose any message, and PBFT only moves when quorums hear each other, so a
+ * replica periodically repeats its part for what is not committed yet: its VIEW-CHANGE while a
+ * view change is under way, and in the normal case its pre-prepare (primary), prepare and
+ * commit. Receivers treat repeats as no-ops.
+ */
+function retransmit(r: Replica, ctx: PbftCtx): void {
+  if (r.status === "view-change") {
+    if (r.ownViewChange !== undefined && r.ownViewChange.view === r.view) r.broadcast(ctx, r.ownViewChange);
+    return;
+  }
+  let budget = r.config.options.inflightMax * 2;
+  for (let seq = r.lastExecuted + 1; seq <= r.H && budget > 0; seq++) {
+    const e = r.log.get(seq);
+    if (e === undefined || e.committed || e.view !== r.view || e.prePrepare === undefined) continue;
+    budget--;
+    ctx.count("pbft.retransmit");
+    if (e.prePrepare.replica === r.self) r.broadcast(ctx, e.prePrepare);
+    const own = e.prepares.get(r.self);
+    if (own !== undefined) r.broadcast(ctx, own);
+    if (e.sentCommit && e.digest !== undefined) {
+      const data = commitBytes(e.view, e.seq, e.digest, r.self);
+      r.broadcast(ctx, {
+        type: "commit",
+        view: e.view,
+        seq,
+        digest: e.digest,
+        replica: r.self,
+        auth: r.authenticator(ctx, data),
+      });
+    }
+  }
+}
+
 /** Periodic: if others are ahead and we made no progress since the last round, ask. */
 export function onCatchUpTimer(r: Replica, ctx: PbftCtx): void {
+  retransmit(r, ctx);
   const stuck = r.lastExecuted === r.lastExecutedAtCatchUp;
   r.lastExecutedAtCatchUp = r.lastExecuted;
   if (!stuck) return;

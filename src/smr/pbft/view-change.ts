@@ -55,11 +55,24 @@ export function startViewChange(r: Replica, ctx: PbftCtx, view: View): void {
   };
   const vc: ViewChange = { type: "view-change", ...body, sig: ctx.sign(viewChangeBytes(body)) };
   recordViewChange(r, vc);
+  r.ownViewChange = vc;
   r.broadcast(ctx, vc);
   ctx.output({ kind: "view-change", view, replica: r.self });
-  const timeout = r.config.options.viewChangeTimeoutMs * 2 ** Math.min(r.viewChangeStreak - 1, 10);
-  ctx.setTimer(timeout, { kind: "view-change", view });
+  armViewChangeTimer(r, ctx);
   maybeSendNewView(r, ctx, view);
+}
+
+/**
+ * The wait for NEW-VIEW starts only once a quorum has asked for the same view (OSDI '99 4.5.2):
+ * a replica that times out alone waits for the others instead of racing ahead view after view,
+ * which would leave no view with a quorum.
+ */
+function armViewChangeTimer(r: Replica, ctx: PbftCtx): void {
+  if (r.status !== "view-change" || r.viewChangeTimerFor === r.view) return;
+  if ((r.viewChanges.get(r.view)?.size ?? 0) < r.config.quorum) return;
+  r.viewChangeTimerFor = r.view;
+  const timeout = r.config.options.viewChangeTimeoutMs * 2 ** Math.min(r.viewChangeStreak - 1, 10);
+  ctx.setTimer(timeout, { kind: "view-change", view: r.view });
 }
 
 export function onViewChangeTimer(
@@ -141,6 +154,8 @@ export function onViewChange(r: Replica, ctx: PbftCtx, from: NodeId, vc: ViewCha
     return;
   }
   if (vc.view < r.view || (vc.view === r.view && r.status === "normal")) {
+    // It missed our NEW-VIEW: send it again (it is signed and self-certifying).
+    if (vc.view === r.view && r.lastNewView?.view === r.view && r.isPrimary()) ctx.send(from, r.lastNewView);
     ctx.count("pbft.stale-view-change");
     return;
   }
@@ -163,6 +178,7 @@ export function onViewChange(r: Replica, ctx: PbftCtx, from: NodeId, vc: ViewCha
     const target = Math.min(...higher.values());
     if (target > r.view) startViewChange(r, ctx, target);
   }
+  armViewChangeTimer(r, ctx);
   maybeSendNewView(r, ctx, vc.view);
 }
 
@@ -232,6 +248,7 @@ function maybeSendNewView(r: Replica, ctx: PbftCtx, view: View): void {
   const body = { view, viewChanges: vcs, prePrepares, replica: r.self };
   const nv: NewView = { type: "new-view", ...body, sig: ctx.sign(newViewBytes(body)) };
   r.broadcast(ctx, nv);
+  r.lastNewView = nv;
   enterView(r, ctx, nv, plan);
 }
 
