@@ -3,7 +3,7 @@
  * summary and the trace hash, write the trace as JSONL or a ShiViz log, and sweep seeds.
  */
 import { writeFileSync } from "node:fs";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { PhalanxError } from "../core/errors.ts";
 import { protocolSpec, protocols } from "../protocols.ts";
 import { describePlan, PROFILE_HELP, PROFILES } from "../sim/faults.ts";
@@ -33,6 +33,7 @@ interface SimFlags {
   trace?: string;
   shiviz?: string;
   json?: boolean;
+  signatures: "ed25519" | "fast";
 }
 
 function runSim(name: string | undefined, flags: SimFlags): number {
@@ -50,6 +51,7 @@ function runSim(name: string | undefined, flags: SimFlags): number {
     nodes,
     faults: flags.faults,
     trace: true,
+    signatures: flags.signatures,
     ...(flags.until !== undefined ? { untilMs: flags.until } : {}),
     ...(flags.healAt !== undefined ? { healAtMs: flags.healAt } : {}),
   });
@@ -94,7 +96,9 @@ function runSim(name: string | undefined, flags: SimFlags): number {
     if (flags.shiviz)
       console.log(`wrote ShiViz log to ${flags.shiviz} (upload it at ShiViz's "Try out ShiViz" page)`);
     if (r.violations.length > 0) {
-      console.log(`replay: ${replayCommand(protocol, flags.seed, nodes, flags.faults, flags.until)}`);
+      console.log(
+        `replay: ${replayCommand(protocol, flags.seed, nodes, flags.faults, flags.until, flags.signatures)}`,
+      );
     }
   }
   return r.violations.length === 0 ? 0 : 1;
@@ -166,6 +170,14 @@ export function registerSim(program: Command): void {
     .option("--trace <file.jsonl>", "write the causal trace as JSON lines")
     .option("--shiviz <file.log>", "write the trace as a ShiViz log")
     .option("--json", "print the summary as one JSON line")
+    .addOption(
+      new Option(
+        "--signatures <scheme>",
+        "ed25519, or fast: simulator-held HMAC tags, same behaviour, ~50x cheaper",
+      )
+        .choices(["ed25519", "fast"])
+        .default("ed25519"),
+    )
     .addHelpText(
       "after",
       `\nFault profiles:\n${profileList}\n  swarm      a random mix drawn from the seed (what 'sim swarm' uses)\n\n` +

@@ -127,8 +127,14 @@ export function kvHistory(sim: PbftSim): HistoryEntry[] {
     } else if (r.kind === "complete") {
       const e = open.get(`${r.client}/${r.timestamp}`);
       if (e === undefined) continue;
+      const result = decode<KvResult>(r.result);
+      if (result.kind === "error") {
+        // Refused by the store (bad op, store full): it changed nothing, so it is left out.
+        entries.splice(entries.indexOf(e), 1);
+        continue;
+      }
       e.returnMs = o.t;
-      e.result = decode<KvResult>(r.result) as HistoryEntry["result"];
+      e.result = result as HistoryEntry["result"];
     }
   }
   return entries;

@@ -21,6 +21,8 @@ export interface RunOptions {
   untilMs?: Millis;
   healAtMs?: Millis;
   trace?: boolean;
+  /** Signature scheme of the run (see SimOptions.signatures); default "ed25519". */
+  signatures?: "ed25519" | "fast";
 }
 
 export interface RunResult<Msg, Tag> {
@@ -81,6 +83,7 @@ export function runScenario<Msg, Tag>(
     factory: spec.factory(nodes, options.seed, all),
     network: { link: plan.link },
     trace: options.trace ?? false,
+    signatures: options.signatures ?? "ed25519",
     ...(spec.rounds ? { rounds: spec.rounds } : {}),
   };
   const sim = new Simulation<Msg, Tag>(simOptions);
@@ -125,9 +128,11 @@ export function replayCommand(
   nodes: number,
   faults: string,
   untilMs?: Millis,
+  signatures?: "ed25519" | "fast",
 ): string {
   const until = untilMs === undefined ? "" : ` --until ${untilMs}`;
-  return `phalanx sim --protocol ${protocol} --nodes ${nodes} --seed ${seed} --faults ${faults}${until}`;
+  const sig = signatures === "fast" ? " --signatures fast" : "";
+  return `phalanx sim --protocol ${protocol} --nodes ${nodes} --seed ${seed} --faults ${faults}${until}${sig}`;
 }
 
 export interface SwarmFailure {
@@ -169,22 +174,26 @@ export function runSwarm<Msg, Tag>(
     nodes?: number;
     faults?: string;
     untilMs?: Millis;
+    /** Default "fast": sweeps need speed; a replay with real signatures behaves the same. */
+    signatures?: "ed25519" | "fast";
     onSeed?: (seed: number, failed: boolean, done: number, total: number) => void;
   },
 ): SwarmResult {
   const started = performance.now();
   const nodes = options.nodes ?? spec.defaultNodes;
   const faults = options.faults ?? "swarm";
+  const signatures = options.signatures ?? "fast";
   const failures: SwarmFailure[] = [];
   const total = options.to - options.from + 1;
   for (let seed = options.from; seed <= options.to; seed++) {
-    const command = replayCommand(spec.name, seed, nodes, faults, options.untilMs);
+    const command = replayCommand(spec.name, seed, nodes, faults, options.untilMs, signatures);
     let failed = false;
     try {
       const r = runScenario(spec, {
         seed,
         nodes,
         faults,
+        signatures,
         ...(options.untilMs !== undefined ? { untilMs: options.untilMs } : {}),
       });
       if (r.violations.length > 0) {

@@ -22,6 +22,7 @@ import type {
   PreparedProof,
   Request,
   Seq,
+  StateTransfer,
   View,
   ViewChange,
 } from "./messages.ts";
@@ -147,6 +148,8 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
     Seq,
     Map<string, { voters: Set<NodeId>; batch: Request[]; digest: Uint8Array }>
   >();
+  /** Snapshots offered to us: "seq:sha256" → senders and one copy (installed at f+1 senders). */
+  readonly stateVotes = new Map<string, { voters: Set<NodeId>; msg: StateTransfer }>();
   /** A state transfer we asked for and have not received. */
   stateWanted = false;
   /** Our VIEW-CHANGE for the view we are moving to, and the last NEW-VIEW we sent as primary. */

@@ -10,6 +10,7 @@
 
 import { isPhalanxError } from "../../core/errors.ts";
 import type { NodeId } from "../../core/ids.ts";
+import { sha256 } from "../../crypto/digest.ts";
 import { installSnapshot, makeStable } from "./checkpoint.ts";
 import {
   type BatchBody,
@@ -46,11 +47,36 @@ export function onFetchState(r: Replica, ctx: PbftCtx, from: NodeId, m: FetchSta
   ctx.send(from, reply);
 }
 
+/**
+ * A snapshot is installed only when f+1 replicas (at least one correct) sent byte-identical
+ * snapshots for the same sequence number, and a quorum of signed checkpoints certifies its
+ * digest. The first rule matters because the service digest is an additive hash, cheap to
+ * update but, against a peer who picks entries freely, open to forged states with the same sum
+ * (Wagner's generalized birthday attack); identical bytes from f+1 replicas are not.
+ */
 export function onState(r: Replica, ctx: PbftCtx, from: NodeId, m: StateTransfer): void {
   if (!r.isReplica(from) || m.seq <= r.lastExecuted) return;
-  // The proof: a quorum of distinct replicas signed (seq, state).
+  const key = `${m.seq}:${hex(sha256(m.snapshot))}`;
+  let vote = r.stateVotes.get(key);
+  if (vote === undefined) {
+    // Bounded: one pending vote per sender.
+    for (const v of r.stateVotes.values()) v.voters.delete(from);
+    vote = { voters: new Set(), msg: m };
+    r.stateVotes.set(key, vote);
+  }
+  vote.voters.add(from);
+  if (!validStateProof(r, ctx, m)) {
+    ctx.count("pbft.bad-state-proof");
+    vote.voters.delete(from);
+    return;
+  }
+  if (vote.voters.size < r.config.weak) return;
+  installState(r, ctx, vote.msg);
+}
+
+function validStateProof(r: Replica, ctx: PbftCtx, m: StateTransfer): boolean {
   const first = m.proof[0];
-  if (first === undefined) return;
+  if (first === undefined) return false;
   const signers = new Set<NodeId>();
   for (const cp of m.proof) {
     if (
@@ -59,36 +85,38 @@ export function onState(r: Replica, ctx: PbftCtx, from: NodeId, m: StateTransfer
       !r.isReplica(cp.replica) ||
       signers.has(cp.replica)
     ) {
-      ctx.count("pbft.bad-state-proof");
-      return;
+      return false;
     }
-    if (!ctx.verify(cp.replica, checkpointBytes(cp.seq, cp.state, cp.replica), cp.sig)) {
-      ctx.count("pbft.bad-state-proof");
-      return;
-    }
+    if (!ctx.verify(cp.replica, checkpointBytes(cp.seq, cp.state, cp.replica), cp.sig)) return false;
     signers.add(cp.replica);
   }
-  if (signers.size < r.config.quorum) {
-    ctx.count("pbft.bad-state-proof");
-    return;
-  }
+  return signers.size >= r.config.quorum;
+}
+
+function installState(r: Replica, ctx: PbftCtx, m: StateTransfer): void {
+  const first = m.proof[0] as (typeof m.proof)[0];
   const oldService = r.service;
   const oldClients = new Map(r.clients);
+  const revert = () => {
+    r.service = oldService;
+    r.clients.clear();
+    for (const [k, v] of oldClients) r.clients.set(k, v);
+  };
   let digest: Uint8Array;
   try {
     digest = installSnapshot(r, m.snapshot);
   } catch (e) {
     if (!isPhalanxError(e)) throw e;
+    revert();
     ctx.count("pbft.bad-snapshot");
     return;
   }
   if (!equalBytes(digest, first.state)) {
-    r.service = oldService;
-    r.clients.clear();
-    for (const [k, v] of oldClients) r.clients.set(k, v);
+    revert();
     ctx.count("pbft.bad-snapshot");
     return;
   }
+  r.stateVotes.clear();
   r.lastExecuted = m.seq;
   r.stateWanted = false;
   r.checkpointHint = undefined;
