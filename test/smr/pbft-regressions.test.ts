@@ -11,6 +11,10 @@ const cases: Array<{ seed: number; why: string }> = [
     seed: 11,
     why: "a progress timer re-armed with a remainder of a few ulps spun forever at one virtual instant",
   },
+  {
+    seed: 161,
+    why: "a primary restarted into an abandoned view proposed over a sequence number it had learned was committed (agreement broken)",
+  },
   { seed: 39, why: "a replica timing out alone raced one view ahead of the others, so no view had a quorum" },
 ];
 

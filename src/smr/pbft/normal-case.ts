@@ -143,6 +143,13 @@ function proposeBatch(r: Replica, ctx: PbftCtx, batch: Request[]): void {
   // `queued` keeps the keys until they execute, so a retransmission is not ordered twice.
   const fresh = batch.filter((q) => (r.clients.get(q.client)?.timestamp ?? -1) < q.timestamp);
   if (fresh.length === 0) return;
+  // Never propose over a sequence number known to be decided (a primary restarted into a view
+  // the others have left can learn of decided ones by gap filling before it learns of the view).
+  while (r.nextSeq <= r.lastExecuted || r.log.get(r.nextSeq)?.committed === true) r.nextSeq++;
+  if (r.nextSeq > r.H) {
+    for (const q of fresh) r.queue.unshift(q);
+    return;
+  }
   const seq = r.nextSeq++;
   const digest = batchDigest(fresh);
   const pp: PrePrepare = {
@@ -202,6 +209,11 @@ export function acceptPrePrepare(
   batch: Request[] | undefined,
 ): void {
   const e = r.entry(pp.seq);
+  if (e.committed && e.digest !== undefined && !equalBytes(e.digest, pp.digest)) {
+    // Decided already with another batch: a stale or faulty proposal, never to be prepared.
+    ctx.count("pbft.pre-prepare-conflicts-committed");
+    return;
+  }
   if (e.view !== pp.view) {
     e.prepares = keepView(e.prepares, pp.view);
     e.commits = new Map([...e.commits].filter(([, d]) => d.startsWith(`${pp.view}:`)));
@@ -210,10 +222,6 @@ export function acceptPrePrepare(
   }
   e.view = pp.view;
   e.prePrepare = pp;
-  if (e.committed && e.digest !== undefined && !equalBytes(e.digest, pp.digest)) {
-    // Cannot happen with at most f faulty replicas: a committed batch is re-proposed in later views.
-    ctx.count("pbft.committed-conflict");
-  }
   e.digest = pp.digest;
   if (batch !== undefined) {
     e.batch = batch;
