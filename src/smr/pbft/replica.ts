@@ -28,6 +28,7 @@ import type {
 } from "./messages.ts";
 import { isReplicaMsg } from "./messages.ts";
 import {
+  executeReady,
   onBatchTimer,
   onCommit,
   onPrePrepare,
@@ -172,6 +173,8 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
     this.service = this.services.create();
     this.recover(ctx);
     ctx.setTimer(this.config.options.catchUpMs, { kind: "catch-up" });
+    // Re-execute what we knew was committed beyond the stable checkpoint.
+    executeReady(this, ctx);
   }
 
   receive(ctx: PbftCtx, from: NodeId, msg: PbftMsg): void {
