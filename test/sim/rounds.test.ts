@@ -174,3 +174,30 @@ describe("synchronous rounds", () => {
     );
   });
 });
+
+describe("round mode after a silent round", () => {
+  it("a message sent later from a timer starts the rounds again and arrives in the next round", () => {
+    const got: Array<{ round: number; sentIn: number; t: number }> = [];
+    class Late implements Process<{ sentIn: number }, "late"> {
+      start(ctx: Context<{ sentIn: number }, "late">): void {
+        if (ctx.self === 0) ctx.setTimer(1000, "late");
+      }
+      timeout(ctx: Context<{ sentIn: number }, "late">): void {
+        ctx.send(N(1), { sentIn: ctx.round() });
+      }
+      receive(ctx: Context<{ sentIn: number }, "late">, _from: NodeId, msg: { sentIn: number }): void {
+        got.push({ round: ctx.round(), sentIn: msg.sentIn, t: 0 });
+      }
+      roundStart(): void {}
+    }
+    const sim = new Simulation<{ sentIn: number }, "late">({
+      seed: 1,
+      nodes: 2,
+      rounds: { roundMs: 10 },
+      factory: () => new Late(),
+    });
+    sim.runUntil(5000);
+    assert.equal(got.length, 1, "the late message is delivered");
+    assert.equal(got[0]?.round, (got[0]?.sentIn ?? -9) + 1, "in the round after the one it was sent in");
+  });
+});
