@@ -82,7 +82,7 @@ describe("gossip swarm", () => {
     const f = r.failures[0];
     assert.match(
       f?.command ?? "",
-      /^phalanx sim --protocol gossip-nosync --nodes 8 --seed \d+ --faults crash$/,
+      /^phalanx sim --protocol gossip-nosync --nodes 8 --seed \d+ --faults crash --signatures fast$/,
     );
   });
 
