@@ -3,7 +3,9 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { nodeId } from "../../src/core/ids.ts";
 import { pbftSpec } from "../../src/scenarios/pbft.ts";
+import type { FaultPlan } from "../../src/sim/faults.ts";
 import { runScenario } from "../../src/sim/run.ts";
 
 const cases: Array<{ seed: number; why: string }> = [
@@ -26,3 +28,22 @@ for (const c of cases) {
     assert.equal(completed, 120, "every client operation completes");
   });
 }
+
+test("equivocating primary under 5% loss, seeds 1, 2, 10, 24: a replica executed an earlier view's batch under the new view's digest", () => {
+  for (const seed of [1, 2, 10, 24]) {
+    const plan: FaultPlan = {
+      profile: "equivocating-primary",
+      link: { lossProb: 0.05 },
+      clocks: [],
+      byzantine: [{ node: nodeId(0), strategy: "equivocate" }],
+      schedule: [],
+      healAtMs: 6000,
+    };
+    const r = runScenario(pbftSpec, { seed, faults: plan, signatures: "fast" });
+    assert.deepEqual(r.violations, [], `seed ${seed}`);
+    assert.ok(
+      r.sim.outputs.some((o) => (o.record as { kind: string }).kind === "new-view"),
+      "the equivocation forced a view change",
+    );
+  }
+});

@@ -5,6 +5,7 @@
  * confirm (COMMIT, a quorum of matching commits make it "committed-local"); batches execute in
  * sequence order and every replica replies to the client, which waits for f+1 matching replies.
  */
+import { assert } from "../../core/assert.ts";
 import type { NodeId } from "../../core/ids.ts";
 import { executeBatchCheckpoint } from "./checkpoint.ts";
 import {
@@ -222,6 +223,11 @@ export function acceptPrePrepare(
   }
   e.view = pp.view;
   e.prePrepare = pp;
+  if (e.digest !== undefined && !equalBytes(e.digest, pp.digest)) {
+    // The batch we held belongs to another proposal (an earlier view's, perhaps an
+    // equivocating primary's): never execute it under this digest.
+    e.batch = undefined;
+  }
   e.digest = pp.digest;
   if (batch !== undefined) {
     e.batch = batch;
@@ -371,7 +377,11 @@ export function executeReady(r: Replica, ctx: PbftCtx): void {
 }
 
 export function executeBatch(r: Replica, ctx: PbftCtx, e: Entry): void {
-  for (const q of e.batch ?? []) {
+  assert(
+    e.batch !== undefined && e.digest !== undefined && equalBytes(batchDigest(e.batch), e.digest),
+    `seq ${e.seq}: the batch to execute must match the committed digest`,
+  );
+  for (const q of e.batch) {
     const key = requestKey(q);
     r.pending.delete(key);
     r.queued.delete(key);

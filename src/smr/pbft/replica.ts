@@ -62,7 +62,8 @@ export interface Entry {
   /** View of the accepted pre-prepare (or of the committed certificate). */
   view: View;
   digest?: Uint8Array;
-  batch?: Request[];
+  /** The batch whose digest is `digest`; never one of another digest. */
+  batch?: Request[] | undefined;
   prePrepare?: PrePrepare;
   /** Prepares of the current view, by sender. */
   prepares: Map<NodeId, Prepare>;
