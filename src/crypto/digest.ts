@@ -1,10 +1,11 @@
-/** SHA-256 digests through node:crypto. */
-import { createHash } from "node:crypto";
+/** SHA-256 digests through node:crypto (the one-shot `hash`: no Hash object per call). */
+import { hash } from "node:crypto";
 
 export function sha256(data: Uint8Array | string): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(data).digest());
+  const d = hash("sha256", data, "buffer");
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 }
 
 export function sha256Hex(data: Uint8Array | string): string {
-  return createHash("sha256").update(data).digest("hex");
+  return hash("sha256", data, "hex");
 }

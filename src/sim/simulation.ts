@@ -221,7 +221,8 @@ export class Simulation<Msg, Tag = unknown> {
   private readonly timers = new Map<number, number>();
   private timerIdNext = 1;
   private readonly fastSignatures: boolean;
-  private readonly pairKeys = new Map<string, Uint8Array>();
+  /** MAC secrets by the lower, then the higher node id of the pair (no string per lookup). */
+  private readonly pairKeys = new Map<number, Map<number, Uint8Array>>();
   private msgIdNext = 1;
   private nowMs = 0;
   private started = false;
@@ -575,16 +576,20 @@ export class Simulation<Msg, Tag = unknown> {
    * an X25519 exchange). Any node, client ids included, may have one.
    */
   pairKey(a: number, b: number): Uint8Array {
-    const lo = Math.min(a, b);
-    const hi = Math.max(a, b);
-    const id = `${lo}/${hi}`;
-    let key = this.pairKeys.get(id);
+    const lo = a < b ? a : b;
+    const hi = a < b ? b : a;
+    let byHi = this.pairKeys.get(lo);
+    if (byHi === undefined) {
+      byHi = new Map();
+      this.pairKeys.set(lo, byHi);
+    }
+    let key = byHi.get(hi);
     if (key === undefined) {
-      const prng = new Prng([this.seed >>> 0, hashString32(`mac-${id}`), lo, hi ^ 0x9e3779b9]);
+      const prng = new Prng([this.seed >>> 0, hashString32(`mac-${lo}/${hi}`), lo, hi ^ 0x9e3779b9]);
       key = new Uint8Array(32);
       const view = new DataView(key.buffer);
       for (let i = 0; i < 8; i++) view.setUint32(i * 4, prng.nextU32());
-      this.pairKeys.set(id, key);
+      byHi.set(hi, key);
     }
     return key;
   }
@@ -1017,6 +1022,10 @@ export class Simulation<Msg, Tag = unknown> {
       },
       sign: (data: Uint8Array) => sim.signAs(slot, data),
       mac: (peer: NodeId, data: Uint8Array) => hmac(sim.pairKey(slot.id, peer), data),
+      verify: (signer: NodeId, data: Uint8Array, signature: Uint8Array) =>
+        sim.verifyBy(signer, data, signature),
+      checkMac: (peer: NodeId, data: Uint8Array, tag: Uint8Array) =>
+        checkHmac(sim.pairKey(slot.id, peer), data, tag),
       history: slot.history,
     };
   }

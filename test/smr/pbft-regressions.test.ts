@@ -3,12 +3,16 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { nodeId } from "../../src/core/ids.ts";
+import { nodeId, nodeIds } from "../../src/core/ids.ts";
 import { pbftSpec } from "../../src/scenarios/pbft.ts";
-import type { FaultPlan } from "../../src/sim/faults.ts";
+import { type FaultPlan, randomPlan } from "../../src/sim/faults.ts";
 import { runScenario } from "../../src/sim/run.ts";
 
-const cases: Array<{ seed: number; why: string }> = [
+/**
+ * `byzantine` pins the strategies the seed drew when it failed: the swarm's strategy list has
+ * grown since, which changes what a seed draws.
+ */
+const cases: Array<{ seed: number; why: string; byzantine?: FaultPlan["byzantine"] }> = [
   {
     seed: 11,
     why: "a progress timer re-armed with a remainder of a few ulps spun forever at one virtual instant",
@@ -17,12 +21,30 @@ const cases: Array<{ seed: number; why: string }> = [
     seed: 161,
     why: "a primary restarted into an abandoned view proposed over a sequence number it had learned was committed (agreement broken)",
   },
-  { seed: 39, why: "a replica timing out alone raced one view ahead of the others, so no view had a quorum" },
+  {
+    seed: 11975,
+    why: "replicas cut off during a view change never got its NEW-VIEW once the new primary had moved on (liveness)",
+    byzantine: [{ node: nodeId(1), strategy: "bad-mac" }],
+  },
+  {
+    seed: 39,
+    why: "a replica timing out alone raced one view ahead of the others, so no view had a quorum",
+    byzantine: [{ node: nodeId(1), strategy: "bad-signature" }],
+  },
 ];
 
 for (const c of cases) {
   test(`pbft swarm seed ${c.seed}: ${c.why}`, () => {
-    const r = runScenario(pbftSpec, { seed: c.seed, faults: "swarm", signatures: "fast" });
+    const plan = randomPlan(c.seed, nodeIds(4), pbftSpec.tolerance(4), pbftSpec.defaultHealAtMs);
+    if (c.byzantine !== undefined) {
+      assert.equal(
+        plan.byzantine.length,
+        c.byzantine.length,
+        "the seed still draws the same faulty replicas",
+      );
+      plan.byzantine = c.byzantine;
+    }
+    const r = runScenario(pbftSpec, { seed: c.seed, faults: plan, signatures: "fast" });
     assert.deepEqual(r.violations, []);
     const completed = r.sim.outputs.filter((o) => (o.record as { kind: string }).kind === "complete").length;
     assert.equal(completed, 120, "every client operation completes");

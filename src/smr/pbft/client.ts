@@ -14,7 +14,7 @@
 import type { Millis, NodeId } from "../../core/ids.ts";
 import type { Context, Process } from "../../core/process.ts";
 import { type PbftConfig, primaryOf } from "./config.ts";
-import { hex, isReply, type PbftMsg, type Request, replyBytes, requestDigest } from "./messages.ts";
+import { equalBytes, isReply, type PbftMsg, type Request, replyBytes, requestDigestOf } from "./messages.ts";
 
 export type ClientTimer = { kind: "retransmit"; timestamp: number; attempt: number } | { kind: "next" };
 
@@ -58,9 +58,8 @@ interface Outstanding {
   op: ClientOp;
   /** Currently tried as read-only (before a fallback). */
   readOnly: boolean;
-  /** replica → hex of its result */
-  replies: Map<NodeId, string>;
-  results: Map<string, Uint8Array>;
+  /** replica → its (MAC-checked) result */
+  replies: Map<NodeId, Uint8Array>;
 }
 
 /**
@@ -102,22 +101,23 @@ export class PbftClient implements Process<PbftMsg, ClientTimer> {
       ctx.count("client.bad-reply-mac");
       return;
     }
-    const key = hex(msg.result);
-    cur.replies.set(from, key);
-    cur.results.set(key, msg.result);
+    cur.replies.set(from, msg.result);
     if (msg.view > this.view) this.view = msg.view;
     const need = cur.readOnly || this.options.readOnlyOptimization ? this.config.quorum : this.config.weak;
     let matching = 0;
-    for (const k of cur.replies.values()) if (k === key) matching++;
+    for (const res of cur.replies.values()) if (equalBytes(res, msg.result)) matching++;
     if (matching >= need) {
       this.finish(ctx, cur, msg.result);
       return;
     }
     if (cur.readOnly) {
       // If no result can reach a quorum any more, fall back to an ordered read now.
-      const counts = new Map<string, number>();
-      for (const k of cur.replies.values()) counts.set(k, (counts.get(k) ?? 0) + 1);
-      const best = Math.max(...counts.values());
+      let best = 0;
+      for (const a of cur.replies.values()) {
+        let c = 0;
+        for (const b of cur.replies.values()) if (equalBytes(a, b)) c++;
+        if (c > best) best = c;
+      }
       if (best + (this.config.n - cur.replies.size) < this.config.quorum) this.fallBack(ctx, cur);
     }
   }
@@ -150,7 +150,6 @@ export class PbftClient implements Process<PbftMsg, ClientTimer> {
       op,
       readOnly,
       replies: new Map(),
-      results: new Map(),
     };
     this.current = cur;
     ctx.output({
@@ -170,21 +169,22 @@ export class PbftClient implements Process<PbftMsg, ClientTimer> {
     ctx.count("client.read-only-fallback");
     cur.readOnly = false;
     cur.replies.clear();
-    cur.results.clear();
     ctx.send(primaryOf(this.config, this.view), this.request(ctx, cur));
     this.arm(ctx, cur, 0);
   }
 
   private request(ctx: Ctx, cur: Outstanding): Request {
-    const digest = requestDigest(ctx.self, cur.timestamp, cur.readOnly, cur.op.op);
-    return {
+    const req: Request = {
       type: "request",
       client: ctx.self,
       timestamp: cur.timestamp,
       op: cur.op.op,
       readOnly: cur.readOnly,
-      auth: this.config.replicas.map((r) => ctx.mac(r, digest)),
+      auth: [],
     };
+    const digest = requestDigestOf(req);
+    req.auth = this.config.replicas.map((r) => ctx.mac(r, digest));
+    return req;
   }
 
   private arm(ctx: Ctx, cur: Outstanding, attempt: number): void {

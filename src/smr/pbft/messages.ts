@@ -173,13 +173,61 @@ export type PbftMsg = ReplicaMsg | Reply;
 
 // ------------------------------------------------------------------ digests and signed bytes
 
+/** "PbRq": tag of the request layout. */
+const REQUEST_TAG = 0x50625271;
+const REQUEST_HEADER = 4 + 2 * 8 + 1;
+
+/**
+ * SHA-256 of a fixed, injective layout (cheaper than MessagePack): tag, client and timestamp
+ * as float64 (safe integers, so exact), readOnly as one byte, then the op bytes to the end.
+ */
 export function requestDigest(
   client: number,
   timestamp: number,
   readOnly: boolean,
   op: Uint8Array,
 ): Uint8Array {
-  return sha256(encode(["req", client, timestamp, readOnly, op]));
+  const out = new Uint8Array(REQUEST_HEADER + op.byteLength);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, REQUEST_TAG);
+  dv.setFloat64(4, client);
+  dv.setFloat64(12, timestamp);
+  out[20] = readOnly ? 1 : 0;
+  out.set(op, REQUEST_HEADER);
+  return sha256(out);
+}
+
+interface CachedDigest {
+  client: number;
+  timestamp: number;
+  readOnly: boolean;
+  op: Uint8Array;
+  digest: Uint8Array;
+}
+
+/**
+ * Request digests by request object. A request is hashed once where it is first needed and the
+ * digest reused (MAC check, batch digest, execution check) instead of re-encoding it each time.
+ * The entry records the fields it was computed from and is used only while they are the same
+ * (the same op array); messages are never mutated in place, by this code or by the simulator.
+ * The digest does not cover `auth`, so the entry stays right when an authenticator is replaced.
+ */
+const requestDigests = new WeakMap<Request, CachedDigest>();
+
+export function requestDigestOf(r: Request): Uint8Array {
+  const c = requestDigests.get(r);
+  if (
+    c !== undefined &&
+    c.op === r.op &&
+    c.client === r.client &&
+    c.timestamp === r.timestamp &&
+    c.readOnly === r.readOnly
+  ) {
+    return c.digest;
+  }
+  const digest = requestDigest(r.client, r.timestamp, r.readOnly, r.op);
+  requestDigests.set(r, { client: r.client, timestamp: r.timestamp, readOnly: r.readOnly, op: r.op, digest });
+  return digest;
 }
 
 const NULL_BATCH_DIGEST = sha256("phalanx-pbft-null-batch");
@@ -187,10 +235,7 @@ const NULL_BATCH_DIGEST = sha256("phalanx-pbft-null-batch");
 export function batchDigest(batch: readonly Request[]): Uint8Array {
   if (batch.length === 0) return NULL_BATCH_DIGEST;
   const all = new Uint8Array(batch.length * 32);
-  for (let i = 0; i < batch.length; i++) {
-    const r = batch[i] as Request;
-    all.set(requestDigest(r.client, r.timestamp, r.readOnly, r.op), i * 32);
-  }
+  for (let i = 0; i < batch.length; i++) all.set(requestDigestOf(batch[i] as Request), i * 32);
   return sha256(all);
 }
 
@@ -202,8 +247,27 @@ export const commitBytes = (view: View, seq: Seq, digest: Uint8Array, replica: n
   encode(["c", view, seq, digest, replica]);
 export const checkpointBytes = (seq: Seq, state: Uint8Array, replica: number) =>
   encode(["cp", seq, state, replica]);
-export const replyBytes = (r: Omit<Reply, "mac" | "type">) =>
-  encode(["r", r.view, r.timestamp, r.client, r.replica, r.result, r.readOnly]);
+/** "PbRp": tag of the reply layout (the request MAC covers a bare 32-byte digest instead). */
+const REPLY_TAG = 0x50627270;
+const REPLY_HEADER = 4 + 4 * 8 + 1;
+
+/**
+ * What a reply's MAC covers, in a fixed layout (cheaper than MessagePack, and injective): tag,
+ * view, timestamp, client, replica as float64 (all safe integers, so exact), readOnly as one
+ * byte, then the result bytes to the end.
+ */
+export function replyBytes(r: Omit<Reply, "mac" | "type">): Uint8Array {
+  const out = new Uint8Array(REPLY_HEADER + r.result.byteLength);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, REPLY_TAG);
+  dv.setFloat64(4, r.view);
+  dv.setFloat64(12, r.timestamp);
+  dv.setFloat64(20, r.client);
+  dv.setFloat64(28, r.replica);
+  out[36] = r.readOnly ? 1 : 0;
+  out.set(r.result, REPLY_HEADER);
+  return out;
+}
 export const committedBytes = (seq: Seq, digest: Uint8Array, replica: number) =>
   encode(["ce", seq, digest, replica]);
 

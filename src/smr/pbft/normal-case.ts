@@ -21,7 +21,7 @@ import {
   type Reply,
   type Request,
   replyBytes,
-  requestDigest,
+  requestDigestOf,
   type View,
 } from "./messages.ts";
 import type { Entry, PbftCtx, PbftTimer, Replica } from "./replica.ts";
@@ -30,9 +30,8 @@ export const requestKey = (r: { client: number; timestamp: number }) => `${r.cli
 
 /** Checks this replica's entry of the client's authenticator. */
 export function requestAuthentic(r: Replica, ctx: PbftCtx, req: Request): boolean {
-  const digest = requestDigest(req.client, req.timestamp, req.readOnly, req.op);
   const tag = req.auth[r.index];
-  return tag !== undefined && ctx.checkMac(req.client, digest, tag);
+  return tag !== undefined && ctx.checkMac(req.client, requestDigestOf(req), tag);
 }
 
 // ------------------------------------------------------------ requests
@@ -216,8 +215,10 @@ export function acceptPrePrepare(
     return;
   }
   if (e.view !== pp.view) {
-    e.prepares = keepView(e.prepares, pp.view);
-    e.commits = new Map([...e.commits].filter(([, d]) => d.startsWith(`${pp.view}:`)));
+    // Messages of other views no longer count (deleting while iterating a Map is safe).
+    for (const [k, p] of e.prepares) if (p.view !== pp.view) e.prepares.delete(k);
+    for (const [k, p] of e.unverified) if (p.view !== pp.view) e.unverified.delete(k);
+    for (const [k, c] of e.commits) if (c.view !== pp.view) e.commits.delete(k);
     e.prepared = false;
     e.sentCommit = false;
   }
@@ -255,10 +256,6 @@ export function acceptPrePrepare(
   checkPrepared(r, ctx, e);
 }
 
-function keepView(prepares: Map<NodeId, Prepare>, view: View): Map<NodeId, Prepare> {
-  return new Map([...prepares].filter(([, p]) => p.view === view));
-}
-
 // ------------------------------------------------------------ prepare
 
 export function onPrepare(r: Replica, ctx: PbftCtx, from: NodeId, p: Prepare): void {
@@ -280,23 +277,48 @@ export function onPrepare(r: Replica, ctx: PbftCtx, from: NodeId, p: Prepare): v
     return;
   }
   const e = r.entry(p.seq);
-  if (e.prepares.has(p.replica)) return;
-  if (!ctx.verify(p.replica, prepareBytes(p.view, p.seq, p.digest, p.replica), p.sig)) {
-    ctx.count("pbft.bad-signature");
-    return;
-  }
-  e.prepares.set(p.replica, p);
+  // Prepared in this view already: the certificate is complete, more prepares add nothing.
+  if (e.prepared && e.view === p.view) return;
+  if (e.prepares.has(p.replica) || e.unverified.has(p.replica)) return;
+  // The signature is checked only when the prepare can complete a certificate (checkPrepared).
+  e.unverified.set(p.replica, p);
   checkPrepared(r, ctx, e);
 }
 
-/** prepared(m, v, n, i): the pre-prepare plus quorum-1 matching prepares from distinct backups. */
+const matches = (p: Prepare, view: View, digest: Uint8Array) =>
+  p.view === view && equalBytes(p.digest, digest);
+
+/**
+ * prepared(m, v, n, i): the pre-prepare plus quorum-1 matching prepares from distinct backups.
+ * Prepares wait unverified until enough of them match the pre-prepare to complete the
+ * certificate; then just enough of them are verified (a bad signature is dropped and counted,
+ * and its sender's slot freed). The certificate holds verified prepares only.
+ */
 function checkPrepared(r: Replica, ctx: PbftCtx, e: Entry): void {
   if (e.prepared || e.prePrepare === undefined || e.view !== r.view) return;
   const digest = e.prePrepare.digest;
+  const need = r.config.quorum - 1;
+  let verified = 0;
+  for (const p of e.prepares.values()) if (matches(p, e.view, digest)) verified++;
+  if (verified < need) {
+    let candidates = 0;
+    for (const p of e.unverified.values()) if (matches(p, e.view, digest)) candidates++;
+    if (verified + candidates < need) return;
+    for (const [sender, p] of e.unverified) {
+      if (verified >= need) break;
+      if (!matches(p, e.view, digest)) continue;
+      e.unverified.delete(sender);
+      if (!ctx.verify(p.replica, prepareBytes(p.view, p.seq, p.digest, p.replica), p.sig)) {
+        ctx.count("pbft.bad-signature");
+        continue;
+      }
+      e.prepares.set(sender, p);
+      verified++;
+    }
+    if (verified < need) return;
+  }
   const matching: Prepare[] = [];
-  for (const p of e.prepares.values())
-    if (p.view === e.view && equalBytes(p.digest, digest)) matching.push(p);
-  if (matching.length < r.config.quorum - 1) return;
+  for (const p of e.prepares.values()) if (matches(p, e.view, digest)) matching.push(p);
   e.prepared = true;
   e.proof = {
     view: e.view,
@@ -323,7 +345,7 @@ function sendCommit(r: Replica, ctx: PbftCtx, e: Entry): void {
     replica: r.self,
     auth: r.authenticator(ctx, data),
   };
-  e.commits.set(r.self, `${e.view}:${hex(e.digest)}`);
+  e.commits.set(r.self, { view: e.view, digest: e.digest });
   r.broadcast(ctx, c);
   checkCommitted(r, ctx, e);
 }
@@ -348,16 +370,15 @@ export function onCommit(r: Replica, ctx: PbftCtx, from: NodeId, c: Commit): voi
     return;
   }
   const e = r.entry(c.seq);
-  e.commits.set(c.replica, `${c.view}:${hex(c.digest)}`);
+  e.commits.set(c.replica, { view: c.view, digest: c.digest });
   checkCommitted(r, ctx, e);
 }
 
 /** committed-local(m, v, n, i): prepared and a quorum of matching commits. */
 function checkCommitted(r: Replica, ctx: PbftCtx, e: Entry): void {
   if (e.committed || !e.prepared || e.digest === undefined) return;
-  const want = `${e.view}:${hex(e.digest)}`;
   let count = 0;
-  for (const d of e.commits.values()) if (d === want) count++;
+  for (const c of e.commits.values()) if (c.view === e.view && equalBytes(c.digest, e.digest)) count++;
   if (count < r.config.quorum) return;
   e.committed = true;
   r.persistEntry(ctx, e, false);

@@ -26,7 +26,7 @@ import type {
   View,
   ViewChange,
 } from "./messages.ts";
-import { isReplicaMsg } from "./messages.ts";
+import { batchDigest, equalBytes, isReplicaMsg } from "./messages.ts";
 import {
   executeReady,
   onBatchTimer,
@@ -45,6 +45,7 @@ import {
   onFetchCommitted,
   onFetchState,
   onState,
+  probe,
 } from "./state-transfer.ts";
 import { onNewView, onViewChange, onViewChangeTimer, startViewChange } from "./view-change.ts";
 
@@ -65,10 +66,14 @@ export interface Entry {
   /** The batch whose digest is `digest`; never one of another digest. */
   batch?: Request[] | undefined;
   prePrepare?: PrePrepare;
-  /** Prepares of the current view, by sender. */
+  /** Prepares of the current view whose signature checked (or our own), by sender. */
   prepares: Map<NodeId, Prepare>;
-  /** Commits of the current view: sender → digest (hex). */
-  commits: Map<NodeId, string>;
+  /** Prepares not checked yet, by sender: verified only when they can complete a certificate. */
+  unverified: Map<NodeId, Prepare>;
+  /** Commits (MAC checked) of the current view, by sender. */
+  commits: Map<NodeId, { view: View; digest: Uint8Array }>;
+  /** Digest of the batch written to storage for this entry (written once per digest). */
+  batchStored?: Uint8Array | undefined;
   prepared: boolean;
   sentCommit: boolean;
   committed: boolean;
@@ -81,14 +86,24 @@ export interface ClientRecord {
   result: Uint8Array;
 }
 
-/** Persisted form of an entry: enough to never contradict what we said before a crash. */
+/**
+ * Persisted form of an entry: enough to never contradict what we said before a crash. The
+ * pre-prepare is stored without its batch; the batch has its own key (StoredBatch), written
+ * once per digest, so the later writes of an entry (prepared certificate, committed flag)
+ * carry metadata only.
+ */
 interface StoredEntry {
   view: View;
   digest: Uint8Array;
-  batch?: Request[];
-  prePrepare?: PrePrepare;
+  prePrepare?: Omit<PrePrepare, "batch">;
   committed: boolean;
   proof?: PreparedProof;
+}
+
+/** A batch and its digest; used on recovery only if the digest is the entry's. */
+interface StoredBatch {
+  digest: Uint8Array;
+  batch: Request[];
 }
 
 interface StoredStable {
@@ -98,7 +113,10 @@ interface StoredStable {
   snapshot: Uint8Array;
 }
 
-const seqKey = (seq: Seq) => `pbft/entry/${String(seq).padStart(12, "0")}`;
+const ENTRY_PREFIX = "pbft/entry/";
+const BATCH_PREFIX = "pbft/batch/";
+const seqKey = (seq: Seq) => `${ENTRY_PREFIX}${String(seq).padStart(12, "0")}`;
+const batchKey = (seq: Seq) => `${BATCH_PREFIX}${String(seq).padStart(12, "0")}`;
 
 export class Replica implements Process<PbftMsg, PbftTimer> {
   readonly config: PbftConfig;
@@ -145,6 +163,8 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
   /** Highest sequence number seen in any valid message from a peer (to notice we lag). */
   highestSeen: Seq = 0;
   lastExecutedAtCatchUp: Seq = -1;
+  /** Catch-up rounds in a row without progress. */
+  idleCatchUps = 0;
   /** Gap filling: seq → digest hex → replicas vouching, with the batch. */
   readonly committedVotes = new Map<
     Seq,
@@ -154,7 +174,7 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
   readonly stateVotes = new Map<string, { voters: Set<NodeId>; msg: StateTransfer }>();
   /** A state transfer we asked for and have not received. */
   stateWanted = false;
-  /** Our VIEW-CHANGE for the view we are moving to, and the last NEW-VIEW we sent as primary. */
+  /** Our VIEW-CHANGE for the view we are moving to, and the latest valid NEW-VIEW we sent or accepted. */
   ownViewChange: ViewChange | undefined;
   lastNewView: NewView | undefined;
   /** A stable checkpoint a NEW-VIEW told us about and we have yet to fetch. */
@@ -174,8 +194,9 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
     this.service = this.services.create();
     this.recover(ctx);
     ctx.setTimer(this.config.options.catchUpMs, { kind: "catch-up" });
-    // Re-execute what we knew was committed beyond the stable checkpoint.
+    // Re-execute what we knew was committed beyond the stable checkpoint, then ask who is ahead.
     executeReady(this, ctx);
+    probe(this, ctx);
   }
 
   receive(ctx: PbftCtx, from: NodeId, msg: PbftMsg): void {
@@ -282,6 +303,7 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
         seq,
         view: -1,
         prepares: new Map(),
+        unverified: new Map(),
         commits: new Map(),
         prepared: false,
         sentCommit: false,
@@ -317,12 +339,23 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
     ctx.storage.sync();
   }
 
-  /** Durable before the prepare or commit that depends on it is sent. */
+  /**
+   * Durable before the prepare or commit that depends on it is sent (with `sync`). The batch is
+   * written under its own key the first time the entry holds it for its current digest; every
+   * write stores the entry's metadata.
+   */
   persistEntry(ctx: PbftCtx, e: Entry, sync: boolean): void {
     if (e.digest === undefined) return;
+    if (e.batch !== undefined && (e.batchStored === undefined || !equalBytes(e.batchStored, e.digest))) {
+      const sb: StoredBatch = { digest: e.digest, batch: e.batch };
+      ctx.storage.put(batchKey(e.seq), encode(sb));
+      e.batchStored = e.digest;
+    }
     const stored: StoredEntry = { view: e.view, digest: e.digest, committed: e.committed };
-    if (e.batch !== undefined) stored.batch = e.batch;
-    if (e.prePrepare !== undefined) stored.prePrepare = e.prePrepare;
+    if (e.prePrepare !== undefined) {
+      const { batch: _batch, ...pp } = e.prePrepare;
+      stored.prePrepare = pp;
+    }
     if (e.proof !== undefined) stored.proof = e.proof;
     ctx.storage.put(seqKey(e.seq), encode(stored));
     if (sync) ctx.storage.sync();
@@ -330,6 +363,7 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
 
   forgetEntry(ctx: PbftCtx, seq: Seq): void {
     ctx.storage.delete(seqKey(seq));
+    ctx.storage.delete(batchKey(seq));
   }
 
   persistStable(ctx: PbftCtx): void {
@@ -366,24 +400,42 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
       this.stableProof = st.proof;
       this.stableSnapshot = st.snapshot;
     }
-    for (const key of ctx.storage.keys("pbft/entry/")) {
+    for (const key of ctx.storage.keys(ENTRY_PREFIX)) {
       const bytes = ctx.storage.get(key);
       if (bytes === undefined) continue;
       const se = decode<StoredEntry>(bytes);
-      const seq = Number(key.slice("pbft/entry/".length));
+      const seq = Number(key.slice(ENTRY_PREFIX.length));
       if (seq <= this.h) {
-        ctx.storage.delete(key);
+        this.forgetEntry(ctx, seq);
         continue;
       }
       const e = this.entry(seq);
       e.view = se.view;
       e.digest = se.digest;
-      if (se.batch !== undefined) e.batch = se.batch;
-      if (se.prePrepare !== undefined) e.prePrepare = se.prePrepare;
+      const b = ctx.storage.get(batchKey(seq));
+      if (b !== undefined) {
+        const sb = decode<StoredBatch>(b);
+        // A batch of another digest (an earlier proposal, the entry's new write lost) is not
+        // used; the digest is recomputed, so a damaged read is not used either.
+        if (equalBytes(sb.digest, se.digest) && equalBytes(batchDigest(sb.batch), se.digest)) {
+          e.batch = sb.batch;
+          e.batchStored = se.digest;
+        }
+      }
+      if (se.prePrepare !== undefined) {
+        const pp: PrePrepare = { ...se.prePrepare };
+        if (e.batch !== undefined && equalBytes(pp.digest, se.digest)) pp.batch = e.batch;
+        e.prePrepare = pp;
+      }
       if (se.proof !== undefined) e.proof = se.proof;
       e.committed = se.committed;
       e.prepared = se.proof !== undefined && se.proof.view === se.view;
       e.sentCommit = e.prepared;
+    }
+    // Batches whose entry is gone (below h, or the entry's write was lost in a crash).
+    for (const key of ctx.storage.keys(BATCH_PREFIX)) {
+      const seq = Number(key.slice(BATCH_PREFIX.length));
+      if (seq <= this.h || !this.log.has(seq)) ctx.storage.delete(key);
     }
     this.nextSeq = Math.max(this.lastExecuted, ...[...this.log.keys()]) + 1;
     ctx.count("pbft.recovered", this.log.size > 0 || s !== undefined ? 1 : 0);

@@ -32,6 +32,8 @@ import type { PbftCtx, Replica } from "./replica.ts";
 
 /** How many missing sequence numbers one catch-up round asks for. */
 const CATCH_UP_SPAN = 16;
+/** Catch-up rounds without progress between two probes. */
+const PROBE_EVERY = 10;
 
 export function requestState(r: Replica, ctx: PbftCtx): void {
   if (r.stateWanted) return;
@@ -41,10 +43,27 @@ export function requestState(r: Replica, ctx: PbftCtx): void {
 }
 
 export function onFetchState(r: Replica, ctx: PbftCtx, from: NodeId, m: FetchState): void {
-  if (!r.isReplica(from)) return;
-  if (r.stableSnapshot === undefined || r.h <= m.after) return;
-  const reply: StateTransfer = { type: "state", seq: r.h, snapshot: r.stableSnapshot, proof: r.stableProof };
-  ctx.send(from, reply);
+  if (!r.isReplica(from) || from === r.self) return;
+  if (r.stableSnapshot !== undefined && r.h > m.after) {
+    const reply: StateTransfer = {
+      type: "state",
+      seq: r.h,
+      snapshot: r.stableSnapshot,
+      proof: r.stableProof,
+    };
+    ctx.send(from, reply);
+    return;
+  }
+  // Not behind our checkpoint, but behind our execution: start it on gap filling.
+  if (r.lastExecuted > m.after) onFetchCommitted(r, ctx, from, { type: "fetch-committed", seq: m.after + 1 });
+}
+
+/**
+ * Ask whether anyone is ahead: on restart, and now and then when nothing is heard (a replica
+ * that was cut off while the others went idle has no other way to learn it is behind).
+ */
+export function probe(r: Replica, ctx: PbftCtx): void {
+  r.broadcast(ctx, { type: "fetch-state", after: r.lastExecuted });
 }
 
 /**
@@ -199,6 +218,7 @@ export function onCommitted(r: Replica, ctx: PbftCtx, from: NodeId, m: Committed
   const v = votes.get(key) ?? { voters: new Set<NodeId>(), batch: m.batch, digest: m.digest };
   v.voters.add(from);
   votes.set(key, v);
+  r.noteSeen(m.seq);
   if (v.voters.size < r.config.weak) return;
   const e = r.entry(m.seq);
   if (e.committed && e.digest !== undefined && !equalBytes(e.digest, m.digest)) {
@@ -254,7 +274,11 @@ export function onCatchUpTimer(r: Replica, ctx: PbftCtx): void {
   retransmit(r, ctx);
   const stuck = r.lastExecuted === r.lastExecutedAtCatchUp;
   r.lastExecutedAtCatchUp = r.lastExecuted;
-  if (!stuck) return;
+  if (!stuck) {
+    r.idleCatchUps = 0;
+    return;
+  }
+  if (++r.idleCatchUps % PROBE_EVERY === 0) probe(r, ctx);
   if (r.stateWanted) {
     r.stateWanted = false;
     requestState(r, ctx);

@@ -154,8 +154,11 @@ export function onViewChange(r: Replica, ctx: PbftCtx, from: NodeId, vc: ViewCha
     return;
   }
   if (vc.view < r.view || (vc.view === r.view && r.status === "normal")) {
-    // It missed our NEW-VIEW: send it again (it is signed and self-certifying).
-    if (vc.view === r.view && r.lastNewView?.view === r.view && r.isPrimary()) ctx.send(from, r.lastNewView);
+    // It missed the NEW-VIEW that ended that view change: send the latest one we hold (signed
+    // and self-certifying, whoever forwards it), even if we have moved on since. Without this a
+    // replica partitioned during a view change waits forever once the primary has moved on
+    // (sweep seed 11975).
+    if (r.lastNewView !== undefined && r.lastNewView.view >= vc.view) ctx.send(from, r.lastNewView);
     ctx.count("pbft.stale-view-change");
     return;
   }
@@ -300,6 +303,7 @@ export function onNewView(r: Replica, ctx: PbftCtx, from: NodeId, nv: NewView): 
   if (nv.view > r.view) {
     r.view = nv.view;
   }
+  r.lastNewView = nv;
   enterView(r, ctx, nv, plan);
 }
 
@@ -312,6 +316,7 @@ function enterView(r: Replica, ctx: PbftCtx, nv: NewView, plan: Plan): void {
   // Messages of earlier views no longer count.
   for (const e of r.log.values()) {
     e.prepares.clear();
+    e.unverified.clear();
     e.commits.clear();
     if (!e.committed) {
       e.prepared = false;
