@@ -20,6 +20,10 @@ export interface AdversaryApi<Msg> {
   sign(data: Uint8Array): Uint8Array;
   /** MAC with the secret this node shares with `peer` (it has no other node's secrets). */
   mac(peer: NodeId, data: Uint8Array): Uint8Array;
+  /** Verify a signature of `signer` over `data` (public keys are public). */
+  verify(signer: NodeId, data: Uint8Array, signature: Uint8Array): boolean;
+  /** Check a MAC that `peer` made for this node over `data` (with the secret they share). */
+  checkMac(peer: NodeId, data: Uint8Array, tag: Uint8Array): boolean;
   /** Messages this node's correct core tried to send, oldest first (bounded), for replay. */
   readonly history: ReadonlyArray<{ readonly to: NodeId; readonly msg: Msg; readonly at: Millis }>;
 }
