@@ -27,6 +27,11 @@ const cases: Array<{ seed: number; why: string; byzantine?: FaultPlan["byzantine
     byzantine: [{ node: nodeId(1), strategy: "bad-mac" }],
   },
   {
+    seed: 5595,
+    why: "17% loss and a silent replica: views kept changing and no request completed after healing (fixed with 11975)",
+    byzantine: [{ node: nodeId(3), strategy: "silent" }],
+  },
+  {
     seed: 39,
     why: "a replica timing out alone raced one view ahead of the others, so no view had a quorum",
     byzantine: [{ node: nodeId(1), strategy: "bad-signature" }],
