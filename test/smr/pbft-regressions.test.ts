@@ -32,6 +32,11 @@ const cases: Array<{ seed: number; why: string; byzantine?: FaultPlan["byzantine
     byzantine: [{ node: nodeId(3), strategy: "silent" }],
   },
   {
+    seed: 3131,
+    why: "the primary of a stalled view never suspected itself and the one replica that did could not start a view change alone",
+    byzantine: [{ node: nodeId(3), strategy: "bad-signature" }],
+  },
+  {
     seed: 39,
     why: "a replica timing out alone raced one view ahead of the others, so no view had a quorum",
     byzantine: [{ node: nodeId(1), strategy: "bad-signature" }],

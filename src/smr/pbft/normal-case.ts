@@ -64,6 +64,9 @@ export function onRequest(r: Replica, ctx: PbftCtx, from: NodeId, req: Request):
   if (!r.pending.has(key)) r.pending.set(key, { req, since: ctx.now() });
   if (r.isPrimary() && r.status === "normal") {
     enqueue(r, ctx, req);
+    // A primary that cannot get its proposals through (too few replicas in its view) must
+    // suspect itself too, or nobody may be left to start the view change (sweep seed 3131).
+    armProgressTimer(r, ctx);
     return;
   }
   if (fromClient && r.status === "normal") {
@@ -450,7 +453,11 @@ export function onProgressTimer(
   tag: Extract<PbftTimer, { kind: "progress" }>,
 ): void {
   r.progressTimerSet = false;
-  if (tag.view !== r.view || r.status !== "normal") return;
+  if (tag.view !== r.view || r.status !== "normal") {
+    // A timer of an earlier view: it held the flag, so whoever wanted one since got none.
+    armProgressTimer(r, ctx);
+    return;
+  }
   let oldest = Number.POSITIVE_INFINITY;
   for (const [key, p] of r.pending) {
     if ((r.clients.get(p.req.client)?.timestamp ?? -1) >= p.req.timestamp) r.pending.delete(key);
