@@ -448,12 +448,7 @@ const cases: Case[] = [
  * Known protocol bugs: the test still runs, and reports as todo while it fails. Reproduce with
  * the seed, n and strategy named here (see the report that came with this file).
  */
-const knownBugs: Record<string, string> = {
-  "f=1 flood-client-bad-auth":
-    "seed 1: a request whose authenticator is bad for one backup makes it refuse every batch that " +
-    "holds the request, which stays pending elsewhere and is re-proposed in each new view; 81 such " +
-    "requests: ~39 view changes, 303 pbft.bad-request-in-batch, 90 of 120 operations done in 12 s",
-};
+const knownBugs: Record<string, string> = {};
 
 for (const f of [1, 2, 3]) {
   describe(`PBFT with f = ${f} (n = ${3 * f + 1}) under Byzantine attack`, () => {

@@ -7,6 +7,7 @@
  */
 import { assert } from "../../core/assert.ts";
 import type { NodeId } from "../../core/ids.ts";
+import { limits } from "../../core/limits.ts";
 import { executeBatchCheckpoint } from "./checkpoint.ts";
 import {
   batchDigest,
@@ -41,7 +42,7 @@ export function onRequest(r: Replica, ctx: PbftCtx, from: NodeId, req: Request):
     ctx.count("pbft.request-from-replica-id");
     return;
   }
-  if (!requestAuthentic(r, ctx, req)) {
+  if (!requestAuthentic(r, ctx, req) && !vouchedByRelays(r, ctx, from, req)) {
     ctx.count("pbft.bad-request-mac");
     return;
   }
@@ -74,6 +75,31 @@ export function onRequest(r: Replica, ctx: PbftCtx, from: NodeId, req: Request):
     ctx.send(r.primary(), req);
   }
   armProgressTimer(r, ctx);
+}
+
+/**
+ * A request whose MAC for us fails, relayed by f+1 replicas: each relays only requests it
+ * authenticated itself, so at least one correct replica vouches that the client sent it. This
+ * lets a primary order a request from a client whose authenticator is bad for the primary only
+ * (otherwise every such request costs a view change).
+ */
+function vouchedByRelays(r: Replica, ctx: PbftCtx, from: NodeId, req: Request): boolean {
+  if (req.readOnly || from === req.client || !r.isReplica(from) || from === r.self) return false;
+  const key = `${requestKey(req)}/${hex(requestDigestOf(req))}`;
+  let relayers = r.relays.get(key);
+  if (relayers === undefined) {
+    if (r.relays.size >= limits.pbftPendingRequestsMax) {
+      const oldest = r.relays.keys().next().value;
+      if (oldest !== undefined) r.relays.delete(oldest);
+    }
+    relayers = new Set();
+    r.relays.set(key, relayers);
+  }
+  relayers.add(from);
+  if (relayers.size < r.config.weak) return false;
+  r.relays.delete(key);
+  ctx.count("pbft.request-vouched-by-relays");
+  return true;
 }
 
 function answerReadOnly(r: Replica, ctx: PbftCtx, req: Request): void {
@@ -184,8 +210,7 @@ function ignorePrePrepare(r: Replica, ctx: PbftCtx, pp: PrePrepare): string | un
     return "pbft.bad-signature";
   if (!equalBytes(batchDigest(pp.batch), pp.digest)) return "pbft.bad-digest";
   for (const q of pp.batch) {
-    if (q.readOnly || r.isReplica(q.client) || !requestAuthentic(r, ctx, q))
-      return "pbft.bad-request-in-batch";
+    if (q.readOnly || r.isReplica(q.client)) return "pbft.bad-request-in-batch";
   }
   return undefined;
 }
@@ -201,15 +226,27 @@ export function onPrePrepare(r: Replica, ctx: PbftCtx, from: NodeId, pp: PrePrep
     ctx.count(why);
     return;
   }
-  acceptPrePrepare(r, ctx, pp, pp.batch as Request[]);
+  // A request whose MAC for us fails may still be genuine (a faulty client can make its
+  // authenticator good for some replicas only). We record the pre-prepare but do not vouch for
+  // it: it prepares here only if a quorum of others do. Refusing it outright let one such
+  // request cause a view change in every view that re-proposed it.
+  const batch = pp.batch as Request[];
+  const vouch = batch.every((q) => requestAuthentic(r, ctx, q));
+  if (!vouch) ctx.count("pbft.unauthenticated-request-in-batch");
+  acceptPrePrepare(r, ctx, pp, batch, vouch);
 }
 
-/** Record a pre-prepare of the current view (checked by the caller) and prepare it. */
+/**
+ * Record a pre-prepare of the current view (checked by the caller) and prepare it, unless
+ * `vouch` is false (we could not authenticate one of its requests): then others' prepares
+ * alone can make it prepared here.
+ */
 export function acceptPrePrepare(
   r: Replica,
   ctx: PbftCtx,
   pp: PrePrepare,
   batch: Request[] | undefined,
+  vouch = true,
 ): void {
   const e = r.entry(pp.seq);
   if (e.committed && e.digest !== undefined && !equalBytes(e.digest, pp.digest)) {
@@ -237,13 +274,15 @@ export function acceptPrePrepare(
     e.batch = batch;
     for (const q of batch) {
       const key = requestKey(q);
+      // Watch only requests we could authenticate ourselves.
+      if (!vouch && !requestAuthentic(r, ctx, q)) continue;
       if ((r.clients.get(q.client)?.timestamp ?? -1) < q.timestamp && !r.pending.has(key)) {
         r.pending.set(key, { req: q, since: ctx.now() });
       }
     }
   }
   r.persistEntry(ctx, e, true);
-  if (pp.replica !== r.self) {
+  if (pp.replica !== r.self && vouch) {
     const prep: Prepare = {
       type: "prepare",
       view: pp.view,

@@ -152,6 +152,8 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
   readonly clients = new Map<NodeId, ClientRecord>();
   /** Requests we know of and have not executed: "client/timestamp" → request and local time first seen. */
   readonly pending = new Map<string, { req: Request; since: number }>();
+  /** Requests we could not authenticate ourselves: "client/timestamp/digest" → replicas that relayed them. */
+  readonly relays = new Map<string, Set<NodeId>>();
   /** Primary: requests waiting to be put in a batch, and the keys already assigned. */
   queue: Request[] = [];
   readonly queued = new Set<string>();
