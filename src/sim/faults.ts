@@ -322,11 +322,6 @@ export function applyPlan<Msg, Tag>(sim: Simulation<Msg, Tag>, plan: FaultPlan):
   });
 }
 
-/** Network settings of a plan, for the Simulation constructor. */
-export function planLink(plan: FaultPlan): Partial<LinkConfig> {
-  return plan.link;
-}
-
 /** One line per fault, for printing with a run's summary. */
 export function describePlan(plan: FaultPlan): string[] {
   const out: string[] = [`profile ${plan.profile}; faults end at ${plan.healAtMs.toFixed(0)} ms`];

@@ -179,8 +179,6 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
   /** Our VIEW-CHANGE for the view we are moving to, and the latest valid NEW-VIEW we sent or accepted. */
   ownViewChange: ViewChange | undefined;
   lastNewView: NewView | undefined;
-  /** A stable checkpoint a NEW-VIEW told us about and we have yet to fetch. */
-  checkpointHint: { seq: Seq; state: Uint8Array; proof: Checkpoint[] } | undefined;
 
   constructor(config: PbftConfig, services: ServiceFactory) {
     this.config = config;

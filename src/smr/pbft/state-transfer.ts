@@ -138,7 +138,6 @@ function installState(r: Replica, ctx: PbftCtx, m: StateTransfer): void {
   r.stateVotes.clear();
   r.lastExecuted = m.seq;
   r.stateWanted = false;
-  r.checkpointHint = undefined;
   makeStable(r, ctx, m.seq, first.state, m.proof, m.snapshot);
   r.nextSeq = Math.max(r.nextSeq, m.seq + 1);
   ctx.count("pbft.state-installed");

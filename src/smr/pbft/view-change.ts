@@ -330,7 +330,6 @@ function enterView(r: Replica, ctx: PbftCtx, nv: NewView, plan: Plan): void {
     if (own !== undefined && equalBytes(own.state, plan.checkpoint.state)) {
       makeStable(r, ctx, plan.minS, plan.checkpoint.state, plan.checkpoint.proof, own.snapshot);
     } else {
-      r.checkpointHint = plan.checkpoint;
       requestState(r, ctx);
     }
   }
