@@ -121,16 +121,15 @@ function writeState(st: Int32Array, out: Uint8Array): void {
   }
 }
 
-interface Midstates {
-  inner: Int32Array;
-  outer: Int32Array;
-}
+/**
+ * A raw HMAC key with its two midstates computed once. Holders of a long-lived key (a session
+ * key between two nodes) keep one of these, so a MAC costs no key lookup at all.
+ */
+export class MacKey {
+  readonly inner = new Int32Array(IV);
+  readonly outer = new Int32Array(IV);
 
-const midstatesByKey = new WeakMap<Uint8Array, Midstates>();
-
-function midstatesOf(key: Uint8Array): Midstates {
-  let m = midstatesByKey.get(key);
-  if (m === undefined) {
+  constructor(key: Uint8Array) {
     const k = key.byteLength > BLOCK ? new Uint8Array(createHash("sha256").update(key).digest()) : key;
     const ipad = new Uint8Array(BLOCK).fill(0x36);
     const opad = new Uint8Array(BLOCK).fill(0x5c);
@@ -138,36 +137,63 @@ function midstatesOf(key: Uint8Array): Midstates {
       ipad[i] = (ipad[i] as number) ^ (k[i] as number);
       opad[i] = (opad[i] as number) ^ (k[i] as number);
     }
-    m = { inner: new Int32Array(IV), outer: new Int32Array(IV) };
-    compress(m.inner, ipad, 0);
-    compress(m.outer, opad, 0);
-    midstatesByKey.set(key, m);
+    compress(this.inner, ipad, 0);
+    compress(this.outer, opad, 0);
+  }
+}
+
+const macKeysByRaw = new WeakMap<Uint8Array, MacKey>();
+
+function macKeyOf(key: Uint8Array): MacKey {
+  let m = macKeysByRaw.get(key);
+  if (m === undefined) {
+    m = new MacKey(key);
+    macKeysByRaw.set(key, m);
   }
   return m;
 }
 
 const state = new Int32Array(8);
 const innerDigest = new Uint8Array(MAC_BYTES);
+const scratchTag = new Uint8Array(MAC_BYTES);
 
-function hmacRaw(key: Uint8Array, data: Uint8Array): Uint8Array {
-  const m = midstatesOf(key);
+function macInto(m: MacKey, data: Uint8Array, out: Uint8Array): void {
   state.set(m.inner);
   finish(state, data);
   writeState(state, innerDigest);
   state.set(m.outer);
   finish(state, innerDigest);
+  writeState(state, out);
+}
+
+/** HMAC-SHA256 under a prepared key. */
+export function macWith(key: MacKey, data: Uint8Array): Uint8Array {
   const tag = new Uint8Array(MAC_BYTES);
-  writeState(state, tag);
+  macInto(key, data, tag);
   return tag;
 }
 
+/**
+ * Checks a tag under a prepared key without allocating; false for a tag of the wrong type or
+ * length. The comparison folds every byte (no early exit), so its time does not depend on
+ * where the tags differ.
+ */
+export function checkMacWith(key: MacKey, data: Uint8Array, tag: unknown): boolean {
+  if (!(tag instanceof Uint8Array) || tag.byteLength !== MAC_BYTES) return false;
+  macInto(key, data, scratchTag);
+  let diff = 0;
+  for (let i = 0; i < MAC_BYTES; i++) diff |= (scratchTag[i] as number) ^ (tag[i] as number);
+  return diff === 0;
+}
+
 export function hmac(key: Uint8Array | KeyObject, data: Uint8Array): Uint8Array {
-  if (key instanceof Uint8Array) return hmacRaw(key, data);
+  if (key instanceof Uint8Array) return macWith(macKeyOf(key), data);
   return new Uint8Array(createHmac("sha256", key).update(data).digest());
 }
 
 /** Constant-time check; false for a tag of the wrong type or length. */
 export function checkHmac(key: Uint8Array | KeyObject, data: Uint8Array, tag: unknown): boolean {
+  if (key instanceof Uint8Array) return checkMacWith(macKeyOf(key), data, tag);
   if (!(tag instanceof Uint8Array) || tag.byteLength !== MAC_BYTES) return false;
   return timingSafeEqual(hmac(key, data), tag);
 }

@@ -10,7 +10,7 @@ import { decodeSafe, encode } from "../core/codec.ts";
 import { isPhalanxError } from "../core/errors.ts";
 import type { NodeId } from "../core/ids.ts";
 import { limits } from "../core/limits.ts";
-import { isReadOnly, type KvError, kvError, validateKvOp } from "./ops.ts";
+import { isReadOnly, type KvError, type KvOp, kvError, validateKvOp } from "./ops.ts";
 import { KvStateMachine } from "./state-machine.ts";
 
 export class KvService {
@@ -20,9 +20,8 @@ export class KvService {
   execute(op: Uint8Array, _client?: NodeId): Uint8Array {
     const decoded = decodeOp(op);
     if ("error" in decoded) return encode(decoded.error);
-    const checked = validateKvOp(decoded.op);
-    if ("error" in checked) return encode(checked.error);
-    return encode(this.machine.apply(checked));
+    // apply() validates the op itself (validateKvOp) before touching the state.
+    return encode(this.machine.apply(decoded.op as KvOp));
   }
 
   /** Answers an encoded get or scan without ordering it; undefined for any other valid op. */

@@ -9,7 +9,7 @@
  * - `byKey`, a Map from key to entry: O(1) get, put, delete, cas;
  * - `live` and `dead`, the live and tombstoned keys, each a sorted chunk list (sorted-keys.ts):
  *   a scan is O(log n + limit) and never walks over tombstones; a snapshot merges the two in O(n);
- * - an AdHash (adhash.ts) over one element per key, SHA-256 of `encode([key, value, version])`
+ * - an AdHash (adhash.ts) over one element per key, SHA-256 of its version, key and value (kvEntryHash)
  *   (tombstones included, never-written keys absent): each change costs one SHA-256 and two
  *   passes over 8 limbs, so a checkpoint digest is O(1) and needs no rehash of the store.
  *
@@ -52,9 +52,31 @@ interface Entry {
 /** First element of every snapshot; bump it when the layout changes. */
 const snapshotFormat = 1;
 
-/** The element hash of one key's state: SHA-256 of the MessagePack of `[key, value, version]`. */
+const textEncoder = new TextEncoder();
+let entryScratch = new Uint8Array(4096);
+
+/**
+ * The element hash of one key's state: SHA-256 of a fixed, injective layout (cheaper than
+ * MessagePack, and hashed on every write): the version as float64 (a safe integer, so exact),
+ * the key's UTF-8 length as uint32 and its bytes, then 0 for a tombstone or 1 and the value's
+ * UTF-8 bytes to the end.
+ */
 export function kvEntryHash(key: string, value: string | null, version: number): Uint8Array {
-  return sha256(encode([key, value, version]));
+  const need = 13 + 3 * key.length + (value === null ? 0 : 3 * value.length);
+  if (entryScratch.byteLength < need)
+    entryScratch = new Uint8Array(Math.max(need, 2 * entryScratch.byteLength));
+  const buf = entryScratch;
+  const dv = new DataView(buf.buffer);
+  dv.setFloat64(0, version);
+  const keyLen = textEncoder.encodeInto(key, buf.subarray(12)).written;
+  dv.setUint32(8, keyLen);
+  let end = 12 + keyLen;
+  if (value === null) buf[end++] = 0;
+  else {
+    buf[end++] = 1;
+    end += textEncoder.encodeInto(value, buf.subarray(end)).written;
+  }
+  return sha256(buf.subarray(0, end));
 }
 
 export class KvStateMachine {

@@ -6,7 +6,7 @@
 import type { Millis, NodeId } from "../core/ids.ts";
 import type { Prng } from "../core/prng.ts";
 import type { Context, Process, ProcessFactory, Storage, TimerId } from "../core/process.ts";
-import { checkHmac, hmac } from "../crypto/mac.ts";
+import { checkMacWith, macWith } from "../crypto/mac.ts";
 import type { KeyPair } from "../crypto/sign.ts";
 import type { Adversary, AdversaryApi } from "./adversary/types.ts";
 import type { LinkConfig, NetworkConfig } from "./network.ts";
@@ -131,10 +131,10 @@ export class NodeContext<Msg, Tag> implements Context<Msg, Tag> {
     return this.sim.verifyBy(signer, data, signature);
   }
   mac(peer: NodeId, data: Uint8Array): Uint8Array {
-    return hmac(this.sim.pairKey(this.slot.id, peer), data);
+    return macWith(this.sim.pairMacKey(this.slot.id, peer), data);
   }
   checkMac(peer: NodeId, data: Uint8Array, tag: Uint8Array): boolean {
-    return checkHmac(this.sim.pairKey(this.slot.id, peer), data, tag);
+    return checkMacWith(this.sim.pairMacKey(this.slot.id, peer), data, tag);
   }
   trace(label: string, detail?: unknown): void {
     this.sim.recordLocal(this.slot, "local", label, detail);

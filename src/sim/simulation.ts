@@ -16,7 +16,7 @@ import { type Millis, type NodeId, nodeIds } from "../core/ids.ts";
 import { limits } from "../core/limits.ts";
 import { hashString32, Prng } from "../core/prng.ts";
 import type { Process, ProcessFactory, TimerId } from "../core/process.ts";
-import { checkHmac, fastSign, fastVerify, hmac } from "../crypto/mac.ts";
+import { checkMacWith, fastSign, fastVerify, MacKey, macWith } from "../crypto/mac.ts";
 import { sign as edSign, verify as edVerify, type KeyPair, keyPairFromPrng } from "../crypto/sign.ts";
 import type { Adversary, AdversaryApi } from "./adversary/types.ts";
 import { defaultLink, type LinkConfig, sampleLatency, validateLink } from "./network.ts";
@@ -88,6 +88,8 @@ export class Simulation<Msg, Tag = unknown> {
   private readonly fastSignatures: boolean;
   /** MAC secrets by the lower, then the higher node id of the pair (no string per lookup). */
   private readonly pairKeys = new Map<number, Map<number, Uint8Array>>();
+  /** Prepared MAC keys by pair, keyed lo * 2^21 + hi (node ids are below 2^20; -1 is allowed). */
+  private readonly pairMacKeys = new Map<number, MacKey>();
   private msgIdNext = 1;
   private nowMs = 0;
   private started = false;
@@ -457,6 +459,19 @@ export class Simulation<Msg, Tag = unknown> {
       byHi.set(hi, key);
     }
     return key;
+  }
+
+  /** `pairKey(a, b)` prepared for MACs (its HMAC midstates computed once). */
+  pairMacKey(a: number, b: number): MacKey {
+    const lo = a < b ? a : b;
+    const hi = a < b ? b : a;
+    const k = lo * 2_097_152 + hi;
+    let m = this.pairMacKeys.get(k);
+    if (m === undefined) {
+      m = new MacKey(this.pairKey(lo, hi));
+      this.pairMacKeys.set(k, m);
+    }
+    return m;
   }
 
   signAs(slot: Slot<Msg, Tag>, data: Uint8Array): Uint8Array {
@@ -886,11 +901,11 @@ export class Simulation<Msg, Tag = unknown> {
         sim.queue.push(e);
       },
       sign: (data: Uint8Array) => sim.signAs(slot, data),
-      mac: (peer: NodeId, data: Uint8Array) => hmac(sim.pairKey(slot.id, peer), data),
+      mac: (peer: NodeId, data: Uint8Array) => macWith(sim.pairMacKey(slot.id, peer), data),
       verify: (signer: NodeId, data: Uint8Array, signature: Uint8Array) =>
         sim.verifyBy(signer, data, signature),
       checkMac: (peer: NodeId, data: Uint8Array, tag: Uint8Array) =>
-        checkHmac(sim.pairKey(slot.id, peer), data, tag),
+        checkMacWith(sim.pairMacKey(slot.id, peer), data, tag),
       history: slot.history,
     };
   }

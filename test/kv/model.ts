@@ -4,7 +4,6 @@
  * fast-check arbitraries over a small key alphabet so that ops collide and prefixes nest.
  */
 import fc from "fast-check";
-import { encode } from "../../src/core/codec.ts";
 import { sha256 } from "../../src/crypto/digest.ts";
 import type { KvOp, KvResult } from "../../src/kv/ops.ts";
 import type { KvEntry } from "../../src/kv/state-machine.ts";
@@ -57,11 +56,26 @@ export class KvModel {
   }
 }
 
-/** The digest recomputed from scratch: Σ SHA-256(encode([key, value, version])) mod 2^256, big-endian. */
+/**
+ * One key's element, built independently of kvEntryHash: version as float64 big-endian, key
+ * length (UTF-8 bytes) as uint32 big-endian, key, then 0 (tombstone) or 1 and the value.
+ */
+function elementBytes(e: KvEntry): Buffer {
+  const version = Buffer.alloc(8);
+  version.writeDoubleBE(e.version);
+  const key = Buffer.from(e.key, "utf8");
+  const keyLen = Buffer.alloc(4);
+  keyLen.writeUInt32BE(key.length);
+  const value =
+    e.value === null ? Buffer.from([0]) : Buffer.concat([Buffer.from([1]), Buffer.from(e.value, "utf8")]);
+  return Buffer.concat([version, keyLen, key, value]);
+}
+
+/** The digest recomputed from scratch: Σ SHA-256(element) mod 2^256, big-endian. */
 export function recomputeDigest(entries: Iterable<KvEntry>): Uint8Array {
   let sum = 0n;
   for (const e of entries) {
-    const h = sha256(encode([e.key, e.value, e.version]));
+    const h = sha256(elementBytes(e));
     sum += BigInt(`0x${Buffer.from(h).toString("hex")}`);
   }
   sum = BigInt.asUintN(256, sum);

@@ -106,6 +106,24 @@ interface StoredBatch {
   batch: Request[];
 }
 
+/**
+ * Encoded StoredBatch by batch array. Messages are never mutated (messages.ts), so one batch
+ * object has one encoding: a replica re-persisting an entry does not re-encode its batch, and
+ * in the simulator, where every replica receives the primary's very object, the batch is
+ * encoded once as it would be once by a real primary that sends it (a real backup can store the
+ * bytes it received).
+ */
+const encodedBatches = new WeakMap<readonly Request[], { digest: Uint8Array; bytes: Uint8Array }>();
+
+function encodeStoredBatch(digest: Uint8Array, batch: Request[]): Uint8Array {
+  const c = encodedBatches.get(batch);
+  if (c !== undefined && equalBytes(c.digest, digest)) return c.bytes;
+  const sb: StoredBatch = { digest, batch };
+  const bytes = encode(sb);
+  encodedBatches.set(batch, { digest, bytes });
+  return bytes;
+}
+
 interface StoredStable {
   seq: Seq;
   state: Uint8Array;
@@ -347,8 +365,7 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
   persistEntry(ctx: PbftCtx, e: Entry, sync: boolean): void {
     if (e.digest === undefined) return;
     if (e.batch !== undefined && (e.batchStored === undefined || !equalBytes(e.batchStored, e.digest))) {
-      const sb: StoredBatch = { digest: e.digest, batch: e.batch };
-      ctx.storage.put(batchKey(e.seq), encode(sb));
+      ctx.storage.put(batchKey(e.seq), encodeStoredBatch(e.digest, e.batch));
       e.batchStored = e.digest;
     }
     const stored: StoredEntry = { view: e.view, digest: e.digest, committed: e.committed };
