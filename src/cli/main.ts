@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { isPhalanxError } from "../core/errors.ts";
+import { registerCluster } from "./cluster.ts";
 import { registerSim } from "./sim.ts";
 
 export function buildProgram(): Command {
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .exitOverride();
   registerSim(program);
+  registerCluster(program);
   return program;
 }
 
