@@ -126,7 +126,8 @@ export interface DriverOptions<Msg> {
   log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
 }
 
-type Held<Msg> = { to: NodeId; msg: Msg } | { output: unknown };
+/** A message or output waiting for commit number `after` to finish. */
+type Held<Msg> = ({ to: NodeId; msg: Msg } | { output: unknown }) & { after: number };
 
 export class Driver<Msg, Tag> implements Context<Msg, Tag> {
   readonly self: NodeId;
@@ -137,6 +138,11 @@ export class Driver<Msg, Tag> implements Context<Msg, Tag> {
   private nextTimer = 1;
   private held: Held<Msg>[] = [];
   private flushing = false;
+  /** Commits started and finished (numbered from 1). */
+  private commitsStarted = 0;
+  private commitsDone = 0;
+  /** The commit that must finish before anything sent now may leave (monotone). */
+  private required = 0;
   private stopped = false;
   private readonly clock: () => Millis;
 
@@ -191,22 +197,26 @@ export class Driver<Msg, Tag> implements Context<Msg, Tag> {
     if (this.storage.syncPending && !this.flushing) this.flush();
   }
 
-  /** Group commit: one disk sync for every write made since the last one, then release what waited. */
+  /**
+   * Group commit: one disk sync for every write made since the last one started. When commit k
+   * finishes, what waited for commit k (or an earlier one) leaves, in order; what was sent after
+   * a later sync() waits for the later commit, so a steady stream of writes never starves the
+   * messages that an earlier commit already covers.
+   */
   private flush(): void {
     this.flushing = true;
+    const k = ++this.commitsStarted;
     const began = performance.now();
     this.storage.flushed().then(
       () => {
         this.o.metrics.histogram("storage.commit").observe(performance.now() - began);
-        if (this.storage.syncPending) {
-          // More writes were synced while this commit ran: they need their own commit first.
-          this.flush();
-          return;
-        }
-        this.flushing = false;
-        const held = this.held;
-        this.held = [];
-        for (const h of held) {
+        this.commitsDone = k;
+        let i = 0;
+        while (i < this.held.length && (this.held[i] as Held<Msg>).after <= k) i++;
+        const ready = this.held.splice(0, i);
+        if (this.storage.syncPending) this.flush();
+        else this.flushing = false;
+        for (const h of ready) {
           if ("output" in h) this.o.onOutput?.(h.output);
           else this.o.transmit(h.to, h.msg);
         }
@@ -220,8 +230,11 @@ export class Driver<Msg, Tag> implements Context<Msg, Tag> {
     );
   }
 
-  private holding(): boolean {
-    return this.flushing || this.storage.syncPending || this.held.length > 0;
+  /** The commit a message sent now must wait for; 0 when it may leave at once. */
+  private waitFor(): number {
+    // A sync() not yet covered by a started commit: the next commit to start covers it.
+    if (this.storage.syncPending) this.required = this.commitsStarted + 1;
+    return this.required > this.commitsDone ? this.required : 0;
   }
 
   // ------------------------------------------------------------ Context
@@ -232,7 +245,8 @@ export class Driver<Msg, Tag> implements Context<Msg, Tag> {
 
   send(to: NodeId, msg: Msg): void {
     if (this.stopped) return;
-    if (this.holding()) this.held.push({ to, msg });
+    const after = this.waitFor();
+    if (after > 0) this.held.push({ to, msg, after });
     else this.o.transmit(to, msg);
   }
 
@@ -279,7 +293,8 @@ export class Driver<Msg, Tag> implements Context<Msg, Tag> {
   trace(_label: string, _detail?: unknown): void {}
 
   output(record: unknown): void {
-    if (this.holding()) this.held.push({ output: record });
+    const after = this.waitFor();
+    if (after > 0) this.held.push({ output: record, after });
     else this.o.onOutput?.(record);
   }
 

@@ -20,48 +20,17 @@ type SelfSignedParams = Parameters<typeof X509.X509CertificateGenerator.createSe
 let x509Loaded: Promise<typeof X509> | undefined;
 
 /**
- * @peculiar/x509 (through tsyringe) refuses to load unless the Reflect metadata API exists, and
- * no polyfill package is a dependency. It only reads and writes constructor metadata, so a
- * minimal shim (installed only if no polyfill is present) suffices; the library is imported
- * lazily so that the shim is in place first.
+ * @peculiar/x509 (through tsyringe) needs the Reflect metadata API: the `reflect-metadata`
+ * polyfill is loaded first, then the library, lazily (only nodes that make a certificate pay).
  */
 function loadX509(): Promise<typeof X509> {
   x509Loaded ??= (async () => {
-    installReflectMetadataShim();
+    await import("reflect-metadata");
     const x509 = await import("@peculiar/x509");
     x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
     return x509;
   })();
   return x509Loaded;
-}
-
-function installReflectMetadataShim(): void {
-  const reflect = Reflect as unknown as Record<string, unknown>;
-  if (typeof reflect.getMetadata === "function") return;
-  const store = new WeakMap<object, Map<unknown, Map<unknown, unknown>>>();
-  const own = (target: object, property: unknown, create: boolean): Map<unknown, unknown> | undefined => {
-    let byProperty = store.get(target);
-    if (byProperty === undefined) {
-      if (!create) return undefined;
-      store.set(target, (byProperty = new Map()));
-    }
-    let byKey = byProperty.get(property);
-    if (byKey === undefined && create) byProperty.set(property, (byKey = new Map()));
-    return byKey;
-  };
-  const getOwnMetadata = (key: unknown, target: object, property?: unknown): unknown =>
-    own(target, property, false)?.get(key);
-  reflect.getOwnMetadata = getOwnMetadata;
-  reflect.getMetadata = (key: unknown, target: object, property?: unknown): unknown => {
-    for (let t: object | null = target; t !== null; t = Object.getPrototypeOf(t)) {
-      const byKey = own(t, property, false);
-      if (byKey?.has(key)) return byKey.get(key);
-    }
-    return undefined;
-  };
-  reflect.defineMetadata = (key: unknown, value: unknown, target: object, property?: unknown): void => {
-    own(target, property, true)?.set(key, value);
-  };
 }
 
 /** PEM X.509 certificate for `keys`, self-signed, valid for a century from an hour ago. */
