@@ -34,7 +34,7 @@ import { Driver, MemoryStorage, NodeCrypto } from "../runtime/driver.ts";
 import { Metrics } from "../runtime/metrics.ts";
 import { selfSignedCertificate } from "../runtime/tls.ts";
 import { Transport } from "../runtime/transport.ts";
-import { encodeEnvelope, openEnvelope } from "../runtime/wire.ts";
+import { openFrame, WireOut } from "../runtime/wire.ts";
 import { type ClientOutput, type ClientTimer, PbftClient } from "../smr/pbft/client.ts";
 import { pbftConfig } from "../smr/pbft/config.ts";
 import type { PbftMsg } from "../smr/pbft/messages.ts";
@@ -83,6 +83,7 @@ export class PhalanxClient {
   private readonly queue: Pending[] = [];
   private readonly sessions: Session[] = [];
   private closed = false;
+  private wire: WireOut | undefined;
   readonly metrics = new Metrics();
 
   private constructor(
@@ -127,7 +128,7 @@ export class PhalanxClient {
         crypto,
         metrics: client.metrics,
         now,
-        transmit: (to, msg) => client.transport?.send(to, encodeEnvelope(id, to, msg)),
+        transmit: (to, msg) => client.wire?.send(id, to, msg),
         onOutput: (rec) => {
           const out = rec as ClientOutput;
           if (out.kind !== "complete") return;
@@ -150,21 +151,21 @@ export class PhalanxClient {
       dial,
       identify: (raw) => cluster.byPublicKey.get(Buffer.from(raw).toString("base64")),
       onFrame: (identity, payload) => {
-        const opened = openEnvelope(identity, payload);
-        if ("drop" in opened) {
-          client.metrics.count(opened.drop);
-          return;
+        const opened = openFrame(identity, payload);
+        for (const d of opened.dropped) client.metrics.count(d);
+        for (const env of opened.envelopes) {
+          const session = client.sessions[env.to - keys.id];
+          if (session === undefined || env.from >= replicaIds.length) {
+            client.metrics.count("client.misaddressed");
+            continue;
+          }
+          session.driver.deliver(env.from, env.msg as PbftMsg);
         }
-        const session = client.sessions[opened.to - keys.id];
-        if (session === undefined || opened.from >= replicaIds.length) {
-          client.metrics.count("client.misaddressed");
-          return;
-        }
-        session.driver.deliver(opened.from, opened.msg as PbftMsg);
       },
       log,
       count: (m, by) => client.metrics.count(m, by),
     });
+    client.wire = new WireOut(client.transport, (m, by) => client.metrics.count(m, by));
     await client.transport.start();
     for (const s of client.sessions) s.driver.start();
     return client;
@@ -273,7 +274,7 @@ export class PhalanxClient {
   private kick(): void {
     for (const s of this.sessions) {
       if (this.queue.length === 0) return;
-      if (s.current === undefined) s.driver.setTimer(0, { kind: "next" });
+      if (s.current === undefined) s.driver.soon({ kind: "next" });
     }
   }
 

@@ -264,6 +264,13 @@ export class Driver<Msg, Tag> implements Context<Msg, Tag> {
     return id;
   }
 
+  /** Runs `timeout(tag)` on the next turn of the event loop (setImmediate: no 1 ms timer floor). */
+  soon(tag: Tag): void {
+    setImmediate(() => {
+      if (!this.stopped) this.run("timeout", () => this.process.timeout(this, tag));
+    });
+  }
+
   cancelTimer(id: TimerId): void {
     const t = this.timers.get(id);
     if (t !== undefined) clearTimeout(t);

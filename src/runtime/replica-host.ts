@@ -18,20 +18,13 @@ import { pbftConfig } from "../smr/pbft/config.ts";
 import type { PbftMsg } from "../smr/pbft/messages.ts";
 import { type PbftTimer, Replica } from "../smr/pbft/replica.ts";
 import { byzantineAdversary } from "./byzantine.ts";
-import {
-  type ClusterConfig,
-  identityOf,
-  loadCluster,
-  readKeyFile,
-  replicaDataPath,
-  replicaKeyPath,
-} from "./config.ts";
+import { type ClusterConfig, loadCluster, readKeyFile, replicaDataPath, replicaKeyPath } from "./config.ts";
 import { Driver, NodeCrypto } from "./driver.ts";
 import { Metrics } from "./metrics.ts";
 import { type DurableStorage, openLmdbStorage } from "./storage.ts";
 import { selfSignedCertificate } from "./tls.ts";
 import { Transport } from "./transport.ts";
-import { encodeEnvelope, openEnvelope } from "./wire.ts";
+import { openFrame, WireOut } from "./wire.ts";
 
 export type LogFn = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 
@@ -90,12 +83,13 @@ export class ReplicaHost {
     );
 
     let transport: Transport | undefined;
+    let wire: WireOut | undefined;
     const wireSend = (to: NodeId, msg: PbftMsg): void => {
       if (to === o.id) {
         queueMicrotask(() => driver.deliver(to, msg));
         return;
       }
-      transport?.send(identityOf(to), encodeEnvelope(o.id as NodeId, to, msg));
+      wire?.send(o.id as NodeId, to, msg);
     };
     let adversary: Adversary<PbftMsg> | undefined;
     let api: AdversaryApi<PbftMsg> | undefined;
@@ -137,22 +131,22 @@ export class ReplicaHost {
       onFrame: (identity, payload) => {
         metrics.count("net.frames-in");
         metrics.count("net.bytes-in", payload.byteLength);
-        const opened = openEnvelope(identity, payload);
-        if ("drop" in opened) {
-          metrics.count(opened.drop);
-          return;
+        const opened = openFrame(identity, payload);
+        for (const d of opened.dropped) metrics.count(d);
+        for (const env of opened.envelopes) {
+          if (env.to !== o.id) {
+            metrics.count("runtime.misaddressed");
+            continue;
+          }
+          if (adversary?.onReceive !== undefined && api !== undefined)
+            adversary.onReceive(api, env.from, env.msg as PbftMsg);
+          driver.deliver(env.from, env.msg as PbftMsg);
         }
-        if (opened.to !== o.id) {
-          metrics.count("runtime.misaddressed");
-          return;
-        }
-        if (adversary?.onReceive !== undefined && api !== undefined)
-          adversary.onReceive(api, opened.from, opened.msg as PbftMsg);
-        driver.deliver(opened.from, opened.msg as PbftMsg);
       },
       log: o.log,
       count: (m, by) => metrics.count(m, by),
     });
+    wire = new WireOut(transport, (m, by) => metrics.count(m, by));
     metrics.gauge("pbft_view", () => replica.view);
     metrics.gauge("pbft_last_executed", () => replica.lastExecuted);
     metrics.gauge("pbft_stable_checkpoint", () => replica.h);

@@ -109,6 +109,9 @@ function answerReadOnly(r: Replica, ctx: PbftCtx, req: Request): void {
     ctx.count("pbft.read-only-not-read");
     return;
   }
+  // What the read saw must survive a crash before anyone is told (a write executed here may
+  // not be durable yet).
+  ctx.storage.sync();
   sendReply(r, ctx, req.client, req.timestamp, result, true);
 }
 
@@ -143,7 +146,7 @@ export function enqueue(r: Replica, ctx: PbftCtx, req: Request): void {
  */
 export function sendBatches(r: Replica, ctx: PbftCtx): void {
   const o = r.config.options;
-  while (r.queue.length > 0 && r.isPrimary() && r.status === "normal") {
+  while (r.queue.length > 0 && r.isPrimary() && r.status === "normal" && r.votesIn(r.view)) {
     const inflight = r.nextSeq - 1 - r.lastExecuted;
     if (inflight >= o.inflightMax || r.nextSeq > r.H) return;
     if (inflight > 0 && r.queue.length < o.batchMax) {
@@ -168,6 +171,10 @@ export function onBatchTimer(r: Replica, ctx: PbftCtx, tag: Extract<PbftTimer, {
 }
 
 function proposeBatch(r: Replica, ctx: PbftCtx, batch: Request[]): void {
+  if (!r.votesIn(r.view)) {
+    r.queue.unshift(...batch);
+    return;
+  }
   // Skip what executed while it waited (a retransmission that raced its first copy).
   // `queued` keeps the keys until they execute, so a retransmission is not ordered twice.
   const fresh = batch.filter((q) => (r.clients.get(q.client)?.timestamp ?? -1) < q.timestamp);
@@ -281,8 +288,8 @@ export function acceptPrePrepare(
       }
     }
   }
-  r.persistEntry(ctx, e, true);
-  if (pp.replica !== r.self && vouch) {
+  r.persistEntry(ctx, e, false);
+  if (pp.replica !== r.self && vouch && r.votesIn(pp.view)) {
     const prep: Prepare = {
       type: "prepare",
       view: pp.view,
@@ -369,7 +376,7 @@ function checkPrepared(r: Replica, ctx: PbftCtx, e: Entry): void {
     prePrepareSig: e.prePrepare.sig,
     prepares: matching.slice(0, r.config.quorum - 1),
   };
-  r.persistEntry(ctx, e, true);
+  r.persistEntry(ctx, e, false);
   sendCommit(r, ctx, e);
 }
 
@@ -377,6 +384,11 @@ function checkPrepared(r: Replica, ctx: PbftCtx, e: Entry): void {
 
 function sendCommit(r: Replica, ctx: PbftCtx, e: Entry): void {
   if (e.sentCommit || e.digest === undefined) return;
+  if (!r.votesIn(e.view)) {
+    // Restarted in this view: others' commits (or gap filling) must decide it without ours.
+    checkCommitted(r, ctx, e);
+    return;
+  }
   e.sentCommit = true;
   const data = commitBytes(e.view, e.seq, e.digest, r.self);
   const c: Commit = {
@@ -444,6 +456,9 @@ export function executeBatch(r: Replica, ctx: PbftCtx, e: Entry): void {
     e.batch !== undefined && e.digest !== undefined && equalBytes(batchDigest(e.batch), e.digest),
     `seq ${e.seq}: the batch to execute must match the committed digest`,
   );
+  // Group commit: the log records behind this batch (pre-prepare, prepared certificate,
+  // commit) are made durable by one sync before its replies leave, not one per protocol step.
+  ctx.storage.sync();
   for (const q of e.batch) {
     const key = requestKey(q);
     r.pending.delete(key);

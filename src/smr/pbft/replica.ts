@@ -132,6 +132,8 @@ interface StoredStable {
 }
 
 const ENTRY_PREFIX = "pbft/entry/";
+/** Present once the replica has started: its absence means a first start. */
+const BOOT_KEY = "pbft/boot";
 const BATCH_PREFIX = "pbft/batch/";
 const seqKey = (seq: Seq) => `${ENTRY_PREFIX}${String(seq).padStart(12, "0")}`;
 const batchKey = (seq: Seq) => `${BATCH_PREFIX}${String(seq).padStart(12, "0")}`;
@@ -153,6 +155,13 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
 
   /** Low water mark: the last stable checkpoint. */
   h: Seq = 0;
+  /**
+   * Views this replica may have voted in before a crash without a durable record of its votes
+   * (pre-prepares, prepares and commits are written lazily, made durable before the replies
+   * that depend on them): after a restart it sends none of those three in a view up to this one,
+   * so it can never contradict a vote it forgot. -1 on a first start.
+   */
+  recoveredView: View = -1;
   stableState: Uint8Array = new Uint8Array(32);
   stableProof: Checkpoint[] = [];
   stableSnapshot: Uint8Array | undefined;
@@ -210,7 +219,18 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
     this.index = this.config.replicas.indexOf(ctx.self);
     assert(this.index >= 0, `node ${ctx.self} is not a replica of this group`);
     this.service = this.services.create();
+    const restarted = ctx.storage.get(BOOT_KEY) !== undefined;
     this.recover(ctx);
+    if (restarted) {
+      // The durable view is written (and synced) before any vote in it; in the middle of a view
+      // change to `view` we have not voted in `view` yet.
+      this.recoveredView = this.status === "view-change" ? this.view - 1 : this.view;
+      ctx.count("pbft.restarted");
+    } else {
+      // Durable before anything this replica sends: a later start knows it is a restart.
+      ctx.storage.put(BOOT_KEY, new Uint8Array([1]));
+      ctx.storage.sync();
+    }
     ctx.setTimer(this.config.options.catchUpMs, { kind: "catch-up" });
     // Re-execute what we knew was committed beyond the stable checkpoint, then ask who is ahead.
     executeReady(this, ctx);
@@ -352,13 +372,19 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
 
   // ------------------------------------------------------------ durability
 
+  /** Whether this replica may vote (pre-prepare, prepare, commit) in `view` (see recoveredView). */
+  votesIn(view: View): boolean {
+    return view > this.recoveredView;
+  }
+
   persistView(ctx: PbftCtx): void {
     ctx.storage.put("pbft/view", encode({ view: this.view, status: this.status }));
     ctx.storage.sync();
   }
 
   /**
-   * Durable before the prepare or commit that depends on it is sent (with `sync`). The batch is
+   * Written before the prepare or commit that depends on it is sent, durable (a `sync` here or
+   * a later one) before any reply that depends on it. The batch is
    * written under its own key the first time the entry holds it for its current digest; every
    * write stores the entry's metadata.
    */
