@@ -13,6 +13,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import pino from "pino";
 import { connect, type PhalanxClient } from "../client/client.ts";
 import { PhalanxClientError } from "../client/errors.ts";
+import { startGateway } from "../gateway/http.ts";
 import { byzantineStrategies } from "../runtime/byzantine.ts";
 import { clusterPath, initCluster, loadCluster } from "../runtime/config.ts";
 import { ReplicaHost } from "../runtime/replica-host.ts";
@@ -260,6 +261,38 @@ export function registerCluster(program: Command): void {
         return 0;
       }),
     );
+
+  program
+    .command("gateway")
+    .description(
+      "Serve the store over HTTP (a trusted local process holding a client key):\n" +
+        "  GET/PUT/DELETE /kv/{key}, POST /kv/{key}/cas {from,to}, GET /kv?prefix=&limit=",
+    )
+    .option("--port <port>", "port to listen on", intArg("--port"), 8080)
+    .option("--host <host>", "address to bind (anyone who reaches it acts as the client key)", "127.0.0.1")
+    .option("--dir <dir>", "directory written by phalanx init", "data")
+    .option("--config <file>", "cluster configuration (default <dir>/cluster.json)")
+    .option("--client <k>", "client key to use (keys/client-<k>.json)", intArg("--client"), 1)
+    .action(async (o: { port: number; host: string; dir: string; config?: string; client: number }) => {
+      const gw = await startGateway({
+        port: o.port,
+        host: o.host,
+        dir: o.dir,
+        config: o.config,
+        client: o.client,
+      });
+      console.log(`gateway on ${gw.url} (client key ${o.client}); try: curl -X PUT --data 1 ${gw.url}/kv/a`);
+      await new Promise<void>((resolveStop) => {
+        const stop = () => {
+          gw.close().then(
+            () => resolveStop(),
+            () => resolveStop(),
+          );
+        };
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+    });
 
   program
     .command("status")
