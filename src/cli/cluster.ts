@@ -14,6 +14,7 @@ import pino from "pino";
 import { connect, type PhalanxClient } from "../client/client.ts";
 import { PhalanxClientError } from "../client/errors.ts";
 import { startGateway } from "../gateway/http.ts";
+import { runMaelstrom } from "../maelstrom/node.ts";
 import { byzantineStrategies } from "../runtime/byzantine.ts";
 import { clusterPath, initCluster, loadCluster } from "../runtime/config.ts";
 import { ReplicaHost } from "../runtime/replica-host.ts";
@@ -292,6 +293,16 @@ export function registerCluster(program: Command): void {
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
       });
+    });
+
+  program
+    .command("maelstrom")
+    .description(
+      "Run as a Maelstrom node (Jepsen's workbench): JSON messages on stdin/stdout, lin-kv workload.\n" +
+        "  e.g. maelstrom test -w lin-kv --bin ./bin/phalanx-maelstrom --node-count 4 --time-limit 20",
+    )
+    .action(async () => {
+      await runMaelstrom();
     });
 
   program

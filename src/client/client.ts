@@ -30,13 +30,13 @@ import {
   loadCluster,
   readKeyFile,
 } from "../runtime/config.ts";
-import { Driver, MemoryStorage, NodeCrypto } from "../runtime/driver.ts";
+import { type CryptoPort, Driver, MemoryStorage, NodeCrypto } from "../runtime/driver.ts";
 import { Metrics } from "../runtime/metrics.ts";
 import { selfSignedCertificate } from "../runtime/tls.ts";
 import { Transport } from "../runtime/transport.ts";
 import { openFrame, WireOut } from "../runtime/wire.ts";
 import { type ClientOutput, type ClientTimer, PbftClient } from "../smr/pbft/client.ts";
-import { pbftConfig } from "../smr/pbft/config.ts";
+import { type PbftOptions, pbftConfig } from "../smr/pbft/config.ts";
 import type { PbftMsg } from "../smr/pbft/messages.ts";
 import { AbortedError, BadRequestError, ClosedError, TimeoutError } from "./errors.ts";
 
@@ -58,6 +58,8 @@ export interface ConnectOptions {
   /** Warnings (a dropped frame, a refused link): default silent. */
   log?: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 }
+
+type LogFn = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -83,30 +85,37 @@ export class PhalanxClient {
   private readonly queue: Pending[] = [];
   private readonly sessions: Session[] = [];
   private closed = false;
-  private wire: WireOut | undefined;
+  private close_: () => Promise<void> = async () => {};
   readonly metrics = new Metrics();
 
   private constructor(
-    readonly cluster: ClusterConfig,
-    private transport: Transport | undefined,
+    readonly replicaIds: readonly NodeId[],
     private readonly defaultTimeoutMs: Millis,
   ) {}
 
-  static async connect(o: ConnectOptions = {}): Promise<PhalanxClient> {
-    const dir = o.dir ?? "./data";
-    const cluster = loadCluster(o.config ?? `${dir}/cluster.json`);
-    const k = o.client ?? 0;
-    const keys = readKeyFile(clientKeyPath(dir, k), cluster);
-    const sessions = Math.max(1, Math.min(o.sessions ?? 16, clientSessionsMax));
-    const log = o.log ?? (() => {});
-    const client = new PhalanxClient(cluster, undefined, o.timeoutMs ?? 10_000);
-    const replicaIds = cluster.replicas.map((r) => r.id as NodeId);
-    const config = pbftConfig(replicaIds, cluster.pbft);
-    const crypto = new NodeCrypto(keys, cluster);
+  /**
+   * A client over any message link (the TLS transport in `connect`, stdin/stdout in Maelstrom
+   * mode): `transmit` puts a message from one of this client's sessions on the wire; the link
+   * calls `deliver` with what arrives for them. Sessions have ids identity..identity+sessions-1.
+   */
+  static create(o: {
+    replicaIds: readonly NodeId[];
+    pbft: Partial<PbftOptions>;
+    crypto: CryptoPort;
+    identity: number;
+    sessions: number;
+    timeoutMs?: Millis;
+    readOnlyOptimization?: boolean;
+    transmit(from: NodeId, to: NodeId, msg: PbftMsg): void;
+    log?: LogFn;
+  }): PhalanxClient {
+    const client = new PhalanxClient(o.replicaIds, o.timeoutMs ?? 10_000);
+    const config = pbftConfig([...o.replicaIds], o.pbft);
     // Epoch-based time: a client's timestamps must grow across restarts of the process.
     const now = () => performance.timeOrigin + performance.now();
+    const sessions = Math.max(1, Math.min(o.sessions, clientSessionsMax));
     for (let s = 0; s < sessions; s++) {
-      const id = (keys.id + s) as NodeId;
+      const id = (o.identity + s) as NodeId;
       const session: Session = {
         id,
         driver: undefined as unknown as Driver<PbftMsg, ClientTimer>,
@@ -123,12 +132,12 @@ export class PhalanxClient {
       );
       session.driver = new Driver<PbftMsg, ClientTimer>(core, {
         self: id,
-        nodes: replicaIds,
+        nodes: o.replicaIds,
         storage: new MemoryStorage(),
-        crypto,
+        crypto: o.crypto,
         metrics: client.metrics,
         now,
-        transmit: (to, msg) => client.wire?.send(id, to, msg),
+        transmit: (to, msg) => o.transmit(id, to, msg),
         onOutput: (rec) => {
           const out = rec as ClientOutput;
           if (out.kind !== "complete") return;
@@ -136,38 +145,66 @@ export class PhalanxClient {
           session.current = undefined;
           if (p !== undefined) client.settle(p, out.result);
         },
-        log,
+        log: o.log ?? (() => {}),
       });
       client.sessions.push(session);
     }
+    client.identity = o.identity;
+    for (const s of client.sessions) s.driver.start();
+    return client;
+  }
+
+  private identity = 0;
+
+  /** A message from replica `from` for session `to`; anything else is dropped and counted. */
+  deliver(from: NodeId, to: NodeId, msg: PbftMsg): void {
+    const session = this.sessions[to - this.identity];
+    if (session === undefined || !this.replicaIds.includes(from)) {
+      this.metrics.count("client.misaddressed");
+      return;
+    }
+    session.driver.deliver(from, msg);
+  }
+
+  static async connect(o: ConnectOptions = {}): Promise<PhalanxClient> {
+    const dir = o.dir ?? "./data";
+    const cluster = loadCluster(o.config ?? `${dir}/cluster.json`);
+    const k = o.client ?? 0;
+    const keys = readKeyFile(clientKeyPath(dir, k), cluster);
+    const log = o.log ?? (() => {});
+    let wire: WireOut | undefined;
+    const client = PhalanxClient.create({
+      replicaIds: cluster.replicas.map((r) => r.id as NodeId),
+      pbft: cluster.pbft,
+      crypto: new NodeCrypto(keys, cluster),
+      identity: keys.id,
+      sessions: o.sessions ?? 16,
+      timeoutMs: o.timeoutMs,
+      readOnlyOptimization: o.readOnlyOptimization,
+      transmit: (from, to, msg) => wire?.send(from, to, msg),
+      log,
+    });
     const certPem = await selfSignedCertificate(
       { privateKey: keys.signPrivate, publicKey: keys.signPublic },
       `phalanx-client-${k}`,
     );
     const dial = new Map<number, { host: string; port: number }>();
     for (const r of cluster.replicas) dial.set(r.id, { host: r.host, port: r.port });
-    client.transport = new Transport({
+    const transport = new Transport({
       self: { id: keys.id, privateKey: keys.signPrivate, publicKey: keys.signPublic, certPem },
       dial,
       identify: (raw) => cluster.byPublicKey.get(Buffer.from(raw).toString("base64")),
       onFrame: (identity, payload) => {
         const opened = openFrame(identity, payload);
         for (const d of opened.dropped) client.metrics.count(d);
-        for (const env of opened.envelopes) {
-          const session = client.sessions[env.to - keys.id];
-          if (session === undefined || env.from >= replicaIds.length) {
-            client.metrics.count("client.misaddressed");
-            continue;
-          }
-          session.driver.deliver(env.from, env.msg as PbftMsg);
-        }
+        for (const env of opened.envelopes) client.deliver(env.from, env.to, env.msg as PbftMsg);
       },
       log,
       count: (m, by) => client.metrics.count(m, by),
     });
-    client.wire = new WireOut(client.transport, (m, by) => client.metrics.count(m, by));
-    await client.transport.start();
-    for (const s of client.sessions) s.driver.start();
+    wire = new WireOut(transport, (m, by) => client.metrics.count(m, by));
+    client.close_ = () => transport.close();
+    await transport.start();
     return client;
   }
 
@@ -265,7 +302,7 @@ export class PhalanxClient {
       p.settled = true;
       p.reject(new ClosedError());
     }
-    await this.transport?.close();
+    await this.close_();
   }
 
   // ------------------------------------------------------------ sessions

@@ -58,8 +58,16 @@ export class MemoryStorage implements FlushableStorage {
   }
 }
 
+/** What a driver needs for the Context's sign, verify, mac and checkMac. */
+export interface CryptoPort {
+  sign(data: Uint8Array): Uint8Array;
+  verify(signer: number, data: Uint8Array, signature: Uint8Array): boolean;
+  mac(peer: number, data: Uint8Array): Uint8Array;
+  checkMac(peer: number, data: Uint8Array, tag: Uint8Array): boolean;
+}
+
 /** Signatures and MACs of one node, with the cluster's public keys. */
-export class NodeCrypto {
+export class NodeCrypto implements CryptoPort {
   private readonly verifyKeys = new Map<number, KeyObject | null>();
   private readonly macKeys = new Map<number, MacKey | null>();
 
@@ -116,7 +124,7 @@ export interface DriverOptions<Msg> {
   self: NodeId;
   nodes: readonly NodeId[];
   storage: FlushableStorage;
-  crypto: NodeCrypto;
+  crypto: CryptoPort;
   metrics: Metrics;
   /** Puts a message on the wire (the host encodes and routes it). */
   transmit(to: NodeId, msg: Msg): void;
