@@ -23,13 +23,7 @@ import { decodeSafe, encode } from "../core/codec.ts";
 import type { Millis, NodeId } from "../core/ids.ts";
 import type { KvOp, KvResult, KvScanEntry } from "../kv/ops.ts";
 import { validateKvOp } from "../kv/ops.ts";
-import {
-  type ClusterConfig,
-  clientKeyPath,
-  clientSessionsMax,
-  loadCluster,
-  readKeyFile,
-} from "../runtime/config.ts";
+import { clientKeyPath, clientSessionsMax, loadCluster, readKeyFile } from "../runtime/config.ts";
 import { type CryptoPort, Driver, MemoryStorage, NodeCrypto } from "../runtime/driver.ts";
 import { Metrics } from "../runtime/metrics.ts";
 import { selfSignedCertificate } from "../runtime/tls.ts";
