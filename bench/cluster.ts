@@ -38,7 +38,8 @@
  * Prints one JSON line on stdout; progress goes to stderr. Options: --seconds=S, --warmup=S,
  * --only=phalanx|etcd, --concurrency=1,16,64, --values=16,1024, --etcd-clients=both|shared|per-loop,
  * --tmp=DIR (where the data dirs go; default the OS temp dir). Installs etcd-server with apt-get
- * if `etcd` is not on PATH.
+ * if `etcd` is not on PATH. Both clusters are stopped and their dirs removed at the end, on an
+ * error and on Ctrl-C.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
@@ -116,8 +117,13 @@ function onCleanup(fn: () => Promise<void>): () => Promise<void> {
   return once;
 }
 
+// Servers run in their own process groups (detached), so a Ctrl-C reaches this process only and
+// each server gets exactly one stop signal, from the cleanup. A repeated signal does not cut it short.
+let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (stopping) return say(`${signal}: still stopping`);
+    stopping = true;
     say(`${signal}: stopping clusters and removing their dirs`);
     Promise.allSettled([...cleanups].map((c) => c())).then(() => process.exit(130));
   });
@@ -163,7 +169,10 @@ function cpuSeconds(pid: number): number {
 
 const alive = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
 
-/** Sends `signal`, waits up to `graceMs` for the exit, then SIGKILLs it (and `also`). */
+/**
+ * Sends `signal`, waits up to `graceMs` for the exit, else SIGKILLs it; then gives the pids in
+ * `also` (its children) up to `graceMs` to be gone, and SIGKILLs those left.
+ */
 async function stopChild(c: ChildProcess, signal: NodeJS.Signals, graceMs: number, also: number[] = []) {
   if (alive(c)) {
     const exited = new Promise<void>((r) => c.once("exit", () => r()));
@@ -175,14 +184,19 @@ async function stopChild(c: ChildProcess, signal: NodeJS.Signals, graceMs: numbe
       await Promise.race([exited, sleep(2000)]);
     }
   }
-  for (const pid of also) {
+  const running = (pid: number) => {
     try {
       process.kill(pid, 0);
-      say(`pid ${pid} still running; SIGKILL`);
-      process.kill(pid, "SIGKILL");
+      return true;
     } catch {
-      // already gone
+      return false;
     }
+  };
+  const deadline = performance.now() + graceMs;
+  while (also.some(running) && performance.now() < deadline) await sleep(100);
+  for (const pid of also.filter(running)) {
+    say(`pid ${pid} still running ${graceMs / 1000} s after ${signal}; SIGKILL`);
+    process.kill(pid, "SIGKILL");
   }
 }
 
@@ -368,6 +382,7 @@ async function phalanx() {
     say(`phalanx: init in ${dir}, ports ${base}..${base + 7}; starting phalanx up`);
     const child = spawn(process.execPath, [binPath, "up", "--dir", dir], {
       stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
     });
     up = child;
     let replicaCount = 0;
@@ -552,7 +567,7 @@ async function etcd(version: string) {
           "--logger=zap",
           "--log-level=warn",
         ],
-        { stdio: ["ignore", log, log] },
+        { stdio: ["ignore", log, log], detached: true },
       );
       closeSync(log);
     }

@@ -18,7 +18,14 @@ import { pbftConfig } from "../smr/pbft/config.ts";
 import type { PbftMsg } from "../smr/pbft/messages.ts";
 import { type PbftTimer, Replica } from "../smr/pbft/replica.ts";
 import { byzantineAdversary } from "./byzantine.ts";
-import { type ClusterConfig, loadCluster, readKeyFile, replicaDataPath, replicaKeyPath } from "./config.ts";
+import {
+  type ClusterConfig,
+  clientIdBase,
+  loadCluster,
+  readKeyFile,
+  replicaDataPath,
+  replicaKeyPath,
+} from "./config.ts";
 import { Driver, NodeCrypto } from "./driver.ts";
 import { Metrics } from "./metrics.ts";
 import { type DurableStorage, openLmdbStorage } from "./storage.ts";
@@ -46,7 +53,10 @@ export interface ReplicaStatus {
   status: string;
   lastExecuted: number;
   stableCheckpoint: number;
+  /** Replicas this one has a live link to. */
   peers: number[];
+  /** Client keys connected to this replica. */
+  clients: number;
   byzantine: string | null;
   keys: number;
 }
@@ -187,7 +197,8 @@ export class ReplicaHost {
       status: r.status,
       lastExecuted: r.lastExecuted,
       stableCheckpoint: r.h,
-      peers: this.transport.connectedPeers(),
+      peers: this.transport.connectedPeers().filter((id) => id < clientIdBase),
+      clients: this.transport.connectedPeers().filter((id) => id >= clientIdBase).length,
       byzantine: this.byzantine,
       keys: (r.service as unknown as { machine?: { keyCount?: number } }).machine?.keyCount ?? -1,
     };
