@@ -12,6 +12,7 @@
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import type { NodeId } from "../core/ids.ts";
+import { limits } from "../core/limits.ts";
 import { kvServiceFactory } from "../kv/service.ts";
 import type { Adversary, AdversaryApi } from "../sim/adversary/types.ts";
 import { pbftConfig } from "../smr/pbft/config.ts";
@@ -101,6 +102,30 @@ export class ReplicaHost {
       }
       wire?.send(o.id as NodeId, to, msg);
     };
+    // Request-to-reply latency as this replica sees it (arrival of a client's request to the
+    // departure of our reply), bounded like the protocol's own pending table.
+    const arrivals = new Map<string, number>();
+    const requestLatency = metrics.histogram("pbft.request-latency");
+    const noteOut = (msg: PbftMsg) => {
+      if (msg.type !== "reply") return;
+      const k = `${msg.client}/${msg.timestamp}`;
+      const t = arrivals.get(k);
+      if (t === undefined) return;
+      arrivals.delete(k);
+      requestLatency.observe(performance.now() - t);
+      metrics.count(msg.readOnly ? "pbft.replies-read-only" : "pbft.replies");
+    };
+    const noteIn = (msg: PbftMsg) => {
+      // Not validated yet: read it with care.
+      if (typeof msg !== "object" || msg === null || msg.type !== "request") return;
+      metrics.count("pbft.requests-received");
+      if (arrivals.size >= limits.pbftPendingRequestsMax) {
+        const oldest = arrivals.keys().next().value;
+        if (oldest !== undefined) arrivals.delete(oldest);
+      }
+      const k = `${msg.client}/${msg.timestamp}`;
+      if (!arrivals.has(k)) arrivals.set(k, performance.now());
+    };
     let adversary: Adversary<PbftMsg> | undefined;
     let api: AdversaryApi<PbftMsg> | undefined;
     const driver: Driver<PbftMsg, PbftTimer> = new Driver<PbftMsg, PbftTimer>(replica, {
@@ -110,6 +135,7 @@ export class ReplicaHost {
       crypto: new NodeCrypto(keys, cluster),
       metrics,
       transmit: (to, msg) => {
+        noteOut(msg);
         if (adversary !== undefined && api !== undefined) adversary.onSend(api, to, msg);
         else wireSend(to, msg);
       },
@@ -150,6 +176,7 @@ export class ReplicaHost {
           }
           if (adversary?.onReceive !== undefined && api !== undefined)
             adversary.onReceive(api, env.from, env.msg as PbftMsg);
+          noteIn(env.msg as PbftMsg);
           driver.deliver(env.from, env.msg as PbftMsg);
         }
       },

@@ -39,6 +39,7 @@ export function startViewChange(r: Replica, ctx: PbftCtx, view: View): void {
   r.view = view;
   r.status = "view-change";
   r.viewChangeStreak++;
+  ctx.count("pbft.view-changes-started");
   r.queue = [];
   r.queued.clear();
   r.persistView(ctx);
@@ -311,6 +312,7 @@ export function onNewView(r: Replica, ctx: PbftCtx, from: NodeId, nv: NewView): 
 function enterView(r: Replica, ctx: PbftCtx, nv: NewView, plan: Plan): void {
   r.view = nv.view;
   r.status = "normal";
+  ctx.count("pbft.new-views-entered");
   r.persistView(ctx);
   for (const [v] of r.viewChanges) if (v <= nv.view) r.viewChanges.delete(v);
   // Messages of earlier views no longer count.
