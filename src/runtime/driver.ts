@@ -30,10 +30,11 @@ import {
 } from "./config.ts";
 import type { Metrics } from "./metrics.ts";
 
-/** Storage with an asynchronous commit: the runtime's lmdb store, or memory for clients. */
+/** Storage with an asynchronous commit: the runtime's lmdb store, or memory for clients (storage.ts). */
 export interface FlushableStorage extends Storage {
   readonly syncPending: boolean;
-  flushed(): Promise<void>;
+  barrier(): Promise<void> | undefined;
+  flushIdle(): Promise<void> | undefined;
 }
 
 /** For nodes that keep nothing across restarts (clients): sync() is a no-op. */
@@ -53,8 +54,11 @@ export class MemoryStorage implements FlushableStorage {
     return [...this.map.keys()].filter((k) => k.startsWith(prefix)).sort();
   }
   sync(): void {}
-  flushed(): Promise<void> {
-    return Promise.resolve();
+  barrier(): undefined {
+    return undefined;
+  }
+  flushIdle(): undefined {
+    return undefined;
   }
 }
 
@@ -134,7 +138,7 @@ export interface DriverOptions<Msg> {
   log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
 }
 
-/** A message or output waiting for commit number `after` to finish. */
+/** A message or output waiting for barrier number `after` to settle. */
 type Held<Msg> = ({ to: NodeId; msg: Msg } | { output: unknown }) & { after: number };
 
 export class Driver<Msg, Tag> implements Context<Msg, Tag> {
@@ -145,11 +149,10 @@ export class Driver<Msg, Tag> implements Context<Msg, Tag> {
   private readonly timers = new Map<TimerId, NodeJS.Timeout>();
   private nextTimer = 1;
   private held: Held<Msg>[] = [];
-  private flushing = false;
-  /** Commits started and finished (numbered from 1). */
-  private commitsStarted = 0;
-  private commitsDone = 0;
-  /** The commit that must finish before anything sent now may leave (monotone). */
+  /** Barriers taken and settled (numbered from 1). */
+  private barriers = 0;
+  private barriersDone = 0;
+  /** The barrier that must settle before anything sent now may leave (monotone). */
   private required = 0;
   private stopped = false;
   private readonly clock: () => Millis;
@@ -190,7 +193,7 @@ export class Driver<Msg, Tag> implements Context<Msg, Tag> {
 
   /** Resolves when nothing is held behind a pending disk commit. */
   async idle(): Promise<void> {
-    while (this.flushing || this.held.length > 0) await new Promise((r) => setTimeout(r, 1));
+    while (this.held.length > 0) await new Promise((r) => setTimeout(r, 1));
   }
 
   private run(what: string, fn: () => void): void {
@@ -202,47 +205,70 @@ export class Driver<Msg, Tag> implements Context<Msg, Tag> {
         err: String((e as Error)?.stack ?? e),
       });
     }
-    if (this.storage.syncPending && !this.flushing) this.flush();
+    this.afterHandler();
   }
 
   /**
-   * Group commit: one disk sync for every write made since the last one started. When commit k
-   * finishes, what waited for commit k (or an earlier one) leaves, in order; what was sent after
-   * a later sync() waits for the later commit, so a steady stream of writes never starves the
-   * messages that an earlier commit already covers.
+   * Group commit. A handler that called sync() gets one barrier for all its writes (and those
+   * of every handler before it); what it sent after the sync() leaves when that barrier
+   * settles, in order. Otherwise, if writes wait and the disk is idle, they are committed
+   * eagerly, so that a later barrier (before a reply) usually finds them already durable.
    */
-  private flush(): void {
-    this.flushing = true;
-    const k = ++this.commitsStarted;
-    const began = performance.now();
-    this.storage.flushed().then(
+  private afterHandler(): void {
+    if (this.storage.syncPending) {
+      const k = ++this.barriers;
+      const began = performance.now();
+      const p = this.storage.barrier();
+      if (p === undefined) this.release(k);
+      else
+        p.then(
+          () => {
+            this.o.metrics.histogram("storage.barrier-wait").observe(performance.now() - began);
+            this.release(k);
+          },
+          (e: unknown) => this.commitFailed(e),
+        );
+      return;
+    }
+    this.flushIdle();
+  }
+
+  private flushIdle(): void {
+    const p = this.storage.flushIdle();
+    if (p === undefined) return;
+    this.o.metrics.count("storage.eager-commits");
+    p.then(
       () => {
-        this.o.metrics.histogram("storage.commit").observe(performance.now() - began);
-        this.commitsDone = k;
-        let i = 0;
-        while (i < this.held.length && (this.held[i] as Held<Msg>).after <= k) i++;
-        const ready = this.held.splice(0, i);
-        if (this.storage.syncPending) this.flush();
-        else this.flushing = false;
-        for (const h of ready) {
-          if ("output" in h) this.o.onOutput?.(h.output);
-          else this.o.transmit(h.to, h.msg);
-        }
+        if (!this.stopped) this.flushIdle();
       },
-      (e: unknown) => {
-        // A failed commit means acknowledged state may not be on disk: stop rather than lie.
-        this.o.log("error", "storage commit failed; stopping this node", { err: String(e) });
-        this.o.metrics.count("storage.commit-failed");
-        process.exit(70);
-      },
+      (e: unknown) => this.commitFailed(e),
     );
   }
 
-  /** The commit a message sent now must wait for; 0 when it may leave at once. */
+  private release(k: number): void {
+    this.barriersDone = k;
+    let i = 0;
+    while (i < this.held.length && (this.held[i] as Held<Msg>).after <= k) i++;
+    const ready = this.held.splice(0, i);
+    for (const h of ready) {
+      if ("output" in h) this.o.onOutput?.(h.output);
+      else this.o.transmit(h.to, h.msg);
+    }
+    this.flushIdle();
+  }
+
+  private commitFailed(e: unknown): void {
+    // A failed commit means acknowledged state may not be on disk: stop rather than lie.
+    this.o.log("error", "storage commit failed; stopping this node", { err: String(e) });
+    this.o.metrics.count("storage.commit-failed");
+    process.exit(70);
+  }
+
+  /** The barrier a message sent now must wait for; 0 when it may leave at once. */
   private waitFor(): number {
-    // A sync() not yet covered by a started commit: the next commit to start covers it.
-    if (this.storage.syncPending) this.required = this.commitsStarted + 1;
-    return this.required > this.commitsDone ? this.required : 0;
+    // A sync() in this handler: the barrier taken when the handler returns covers it.
+    if (this.storage.syncPending) this.required = this.barriers + 1;
+    return this.required > this.barriersDone ? this.required : 0;
   }
 
   // ------------------------------------------------------------ Context

@@ -61,6 +61,18 @@ export interface DurableStorage extends Storage {
   readonly syncPending: boolean;
   /** Resolves when every write issued so far is committed durably (fsync'd) to disk. Group commit: all writes issued since the last commit go in ONE lmdb transaction. */
   flushed(): Promise<void>;
+  /**
+   * The barrier the runtime waits on after a `sync()`: undefined when every write is already
+   * durable; otherwise a promise that settles once every write made so far is, issuing a
+   * commit for the writes not yet handed to LMDB (or none, when a commit in flight already
+   * carries them all). Clears the sync request.
+   */
+  barrier(): Promise<void> | undefined;
+  /**
+   * Eager group commit: if writes are waiting and no commit is in flight, issue one now (nobody
+   * waits for it; a later barrier finds less to do). Returns the commit's promise, or undefined.
+   */
+  flushIdle(): Promise<void> | undefined;
   /** Close the database (after flushing). */
   close(): Promise<void>;
   /** Figures for metrics: commits (transactions), bytes written, puts, deletes. */
@@ -131,6 +143,8 @@ class LmdbStorage implements DurableStorage {
   /** Settles when the last issued commit is durable (rejects if any commit failed). */
   private tail: Promise<void> = Promise.resolve();
   private syncRequested = false;
+  /** Commits issued and not yet settled. */
+  private inFlight = 0;
   private failure: PhalanxError | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -202,6 +216,21 @@ class LmdbStorage implements DurableStorage {
     if (this.overlay.size > 0) this.syncRequested = true;
   }
 
+  barrier(): Promise<void> | undefined {
+    this.syncRequested = false;
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.overlay.size === 0) return undefined;
+    if (this.pending.size > 0) this.commit();
+    return this.tail;
+  }
+
+  flushIdle(): Promise<void> | undefined {
+    if (this.failure !== undefined || this.closed || this.pending.size === 0 || this.inFlight > 0)
+      return undefined;
+    this.commit();
+    return this.tail;
+  }
+
   flushed(): Promise<void> {
     this.syncRequested = false;
     if (this.failure !== undefined) return Promise.reject(this.failure);
@@ -244,14 +273,17 @@ class LmdbStorage implements DurableStorage {
     }
     this.stats.commits++;
     this.stats.bytesWritten += bytes;
+    this.inFlight++;
     const previous = this.tail;
     const done = Promise.all([previous, committed]).then(
       () => {
+        this.inFlight--;
         // lmdb-js renews its read snapshot after a commit; make sure before the overlay lets go.
         this.db.resetReadTxn();
         for (const [key, w] of batch) if (this.overlay.get(key) === w) this.overlay.delete(key);
       },
       (e: unknown) => {
+        this.inFlight--;
         this.failure ??=
           e instanceof PhalanxError
             ? e

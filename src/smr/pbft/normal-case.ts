@@ -435,8 +435,10 @@ function checkCommitted(r: Replica, ctx: PbftCtx, e: Entry): void {
   for (const c of e.commits.values()) if (c.view === e.view && equalBytes(c.digest, e.digest)) count++;
   if (count < r.config.quorum) return;
   e.committed = true;
-  r.persistEntry(ctx, e, false);
   executeReady(r, ctx);
+  // After execution: the replies wait only for what they depend on (the prepared certificate,
+  // written before), not for this flag, which only saves a restart some gap filling.
+  r.persistEntry(ctx, e, false);
 }
 
 // ------------------------------------------------------------ execution
