@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { isPhalanxError } from "../core/errors.ts";
+import { registerBench } from "./bench.ts";
 import { registerCluster } from "./cluster.ts";
 import { registerSim } from "./sim.ts";
 
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerSim(program);
   registerCluster(program);
+  registerBench(program);
   return program;
 }
 

@@ -143,6 +143,8 @@ class LmdbStorage implements DurableStorage {
   /** Settles when the last issued commit is durable (rejects if any commit failed). */
   private tail: Promise<void> = Promise.resolve();
   private syncRequested = false;
+  /** A commit completed since the read snapshot was last reset. */
+  private snapshotStale = false;
   /** Commits issued and not yet settled. */
   private inFlight = 0;
   private failure: PhalanxError | undefined;
@@ -168,6 +170,7 @@ class LmdbStorage implements DurableStorage {
     if (w !== undefined) return w.value === null ? undefined : w.value.slice();
     // A key that cannot be stored is absent (and lmdb-js would throw on it).
     if (keyProblem(key, this.maxKeyBytes) !== undefined) return undefined;
+    this.freshSnapshot();
     const stored = this.db.getBinary(key);
     // getBinary is documented as a stable Buffer; copy anyway, into a plain Uint8Array of its own.
     return stored === undefined ? undefined : new Uint8Array(stored);
@@ -200,6 +203,7 @@ class LmdbStorage implements DurableStorage {
     // encoding is prefix-preserving); any other prefix (a lone high surrogate that a key may
     // complete, say) falls back to a filtered full scan.
     const ranged = prefix !== "" && keyProblem(prefix, this.maxKeyBytes) === undefined;
+    this.freshSnapshot();
     for (const key of this.db.getKeys(ranged ? { start: prefix } : {})) {
       if (!key.startsWith(prefix)) {
         if (ranged) break;
@@ -247,6 +251,12 @@ class LmdbStorage implements DurableStorage {
     return this.closing;
   }
 
+  private freshSnapshot(): void {
+    if (!this.snapshotStale) return;
+    this.snapshotStale = false;
+    this.db.resetReadTxn();
+  }
+
   private record(key: string, w: Write): void {
     this.overlay.set(key, w);
     this.pending.set(key, w);
@@ -278,8 +288,10 @@ class LmdbStorage implements DurableStorage {
     const done = Promise.all([previous, committed]).then(
       () => {
         this.inFlight--;
-        // lmdb-js renews its read snapshot after a commit; make sure before the overlay lets go.
-        this.db.resetReadTxn();
+        // Reads must see this commit once the overlay lets go of it: the read snapshot is reset
+        // before the next read (resetting it here, inside lmdb-js's commit callback, made the
+        // next commit take 0.7 ms longer).
+        this.snapshotStale = true;
         for (const [key, w] of batch) if (this.overlay.get(key) === w) this.overlay.delete(key);
       },
       (e: unknown) => {
