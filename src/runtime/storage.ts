@@ -68,11 +68,6 @@ export interface DurableStorage extends Storage {
    * carries them all). Clears the sync request.
    */
   barrier(): Promise<void> | undefined;
-  /**
-   * Eager group commit: if writes are waiting and no commit is in flight, issue one now (nobody
-   * waits for it; a later barrier finds less to do). Returns the commit's promise, or undefined.
-   */
-  flushIdle(): Promise<void> | undefined;
   /** Close the database (after flushing). */
   close(): Promise<void>;
   /** Figures for metrics: commits (transactions), bytes written, puts, deletes. */
@@ -145,8 +140,6 @@ class LmdbStorage implements DurableStorage {
   private syncRequested = false;
   /** A commit completed since the read snapshot was last reset. */
   private snapshotStale = false;
-  /** Commits issued and not yet settled. */
-  private inFlight = 0;
   private failure: PhalanxError | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -228,13 +221,6 @@ class LmdbStorage implements DurableStorage {
     return this.tail;
   }
 
-  flushIdle(): Promise<void> | undefined {
-    if (this.failure !== undefined || this.closed || this.pending.size === 0 || this.inFlight > 0)
-      return undefined;
-    this.commit();
-    return this.tail;
-  }
-
   flushed(): Promise<void> {
     this.syncRequested = false;
     if (this.failure !== undefined) return Promise.reject(this.failure);
@@ -283,11 +269,9 @@ class LmdbStorage implements DurableStorage {
     }
     this.stats.commits++;
     this.stats.bytesWritten += bytes;
-    this.inFlight++;
     const previous = this.tail;
     const done = Promise.all([previous, committed]).then(
       () => {
-        this.inFlight--;
         // Reads must see this commit once the overlay lets go of it: the read snapshot is reset
         // before the next read (resetting it here, inside lmdb-js's commit callback, made the
         // next commit take 0.7 ms longer).
@@ -295,7 +279,6 @@ class LmdbStorage implements DurableStorage {
         for (const [key, w] of batch) if (this.overlay.get(key) === w) this.overlay.delete(key);
       },
       (e: unknown) => {
-        this.inFlight--;
         this.failure ??=
           e instanceof PhalanxError
             ? e
