@@ -121,14 +121,13 @@ class Outbox {
   }
 
   /**
-   * Writes are batched: every send made while the event loop handles one round of I/O (all
-   * frames that arrived together, all timers due) goes out in one corked flush, on
-   * setImmediate. Under load that is one TLS write and one system call for many frames.
+   * Writes are batched: every send in the same tick goes out in one corked flush (a microtask;
+   * callers that want more coalescing, like wire.ts, gather a whole event-loop round first).
    */
   private scheduleFlush(): void {
     if (this.flushScheduled || this.socket === undefined || this.awaitingDrain) return;
     this.flushScheduled = true;
-    setImmediate(() => {
+    queueMicrotask(() => {
       this.flushScheduled = false;
       this.flush();
     });
