@@ -35,7 +35,12 @@ export function registerBench(program: Command): void {
     )
     .option("--dir <dir>", "directory written by phalanx init", "data")
     .option("--config <file>", "cluster configuration (default <dir>/cluster.json)")
-    .option("--client <k>", "client key to use (one per concurrently running client process)", intArg("--client", 0), 2)
+    .option(
+      "--client <k>",
+      "client key to use (one per concurrently running client process)",
+      intArg("--client", 0),
+      2,
+    )
     .option("--concurrency <n>", "operations in flight", intArg("--concurrency", 1), 16)
     .option("--seconds <s>", "how long to measure (after a 1 s warm-up)", intArg("--seconds", 1), 10)
     .option("--value-bytes <n>", "size of each value written", intArg("--value-bytes", 0), 16)

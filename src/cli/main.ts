@@ -48,4 +48,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `phalanx ... | head`: a reader that stops early is not an error.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 process.exitCode = await main(process.argv);

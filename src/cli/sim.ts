@@ -9,6 +9,7 @@ import { protocolSpec, protocols } from "../protocols.ts";
 import { describePlan, PROFILE_HELP, PROFILES } from "../sim/faults.ts";
 import { parseSeedRange, replayCommand, runScenario, runSwarm } from "../sim/run.ts";
 import { traceToShiViz } from "../sim/trace.ts";
+import { algorithmHelp, isAlgorithm, runAlgorithm } from "./algorithms.ts";
 
 export function parseIntOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (text: string): number => {
@@ -34,6 +35,9 @@ interface SimFlags {
   shiviz?: string;
   json?: boolean;
   signatures: "ed25519" | "fast";
+  traitors?: number;
+  strategy?: string;
+  set?: string[];
 }
 
 function runSim(name: string | undefined, flags: SimFlags): number {
@@ -156,7 +160,7 @@ export function registerSim(program: Command): void {
         "The same seed and options always give the same run and a byte-identical trace.",
     )
     .enablePositionalOptions()
-    .argument("[name]", "protocol to run (same as --protocol)")
+    .argument("[name]", "protocol or algorithm to run (same as --protocol)")
     .option("-p, --protocol <name>", `protocol: ${[...protocols.keys()].join(", ")}`)
     .option("-n, --nodes <n>", "number of nodes", parseIntOption("--nodes", 1, 4096))
     .option("-s, --seed <s>", "seed of the run", parseIntOption("--seed", 0), 1)
@@ -170,6 +174,17 @@ export function registerSim(program: Command): void {
     .option("--trace <file.jsonl>", "write the causal trace as JSON lines")
     .option("--shiviz <file.log>", "write the trace as a ShiViz log")
     .option("--json", "print the summary as one JSON line")
+    .option(
+      "-t, --traitors <t>",
+      "algorithms: faulty or Byzantine processes",
+      parseIntOption("--traitors", 0, 4096),
+    )
+    .option("--strategy <name>", "algorithms: what the traitors (or the scheduler) do")
+    .option(
+      "--set <key=value>",
+      "algorithms: a setting of the algorithm (repeatable)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .addOption(
       new Option(
         "--signatures <scheme>",
@@ -180,14 +195,20 @@ export function registerSim(program: Command): void {
     )
     .addHelpText(
       "after",
-      `\nFault profiles:\n${profileList}\n  swarm      a random mix drawn from the seed (what 'sim swarm' uses)\n\n` +
+      `\nClassic algorithms (phalanx sim NAME [--nodes n] [--traitors t] [--strategy s] [--set k=v]):\n${algorithmHelp()}\n` +
+        `\nFault profiles:\n${profileList}\n  swarm      a random mix drawn from the seed (what 'sim swarm' uses)\n\n` +
         "Exit codes: 0 all checks passed, 1 a checker found a violation, 2 bad usage.\n\n" +
         "Examples:\n" +
         "  phalanx sim --protocol gossip --nodes 8 --seed 7 --faults chaos\n" +
         "  phalanx sim gossip --seed 3 --trace run.jsonl --shiviz run.log\n" +
         "  phalanx sim swarm --protocol gossip --seeds 1..200\n",
     )
-    .action((name: string | undefined, flags: SimFlags) => {
+    .action(async (name: string | undefined, flags: SimFlags) => {
+      const which = flags.protocol ?? name;
+      if (isAlgorithm(which)) {
+        process.exitCode = await runAlgorithm(which, flags);
+        return;
+      }
       process.exitCode = runSim(name, flags);
     });
 
