@@ -27,7 +27,7 @@
  * (/proc/<pid>/stat of the replicas or members) and by this process (the client library), in
  * cores (CPU seconds per wall second) and in CPU ms per op; and disk syncs per op over the
  * whole cell (warm-up included) from the servers' /metrics, summed over replicas/members:
- * Phalanx `phalanx_storage_commit_ms_count` (lmdb commits, each an fdatasync), etcd
+ * Phalanx `phalanx_storage_commits` (lmdb commits, each an fdatasync), etcd
  * `etcd_disk_wal_fsync_duration_seconds_count` (WAL fsyncs). The temp dirs' filesystem is in
  * the line: on tmpfs, syncs cost nothing.
  *
@@ -203,7 +203,7 @@ async function stopChild(c: ChildProcess, signal: NodeJS.Signals, graceMs: numbe
 /** Sum of every sample of each named metric (any labels) in a Prometheus text page. */
 async function scrape(url: string, names: readonly string[]): Promise<Record<string, number>> {
   const out: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
-  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  const res = await fetch(url, { signal: AbortSignal.timeout(15_000) });
   const text = await res.text();
   for (const line of text.split("\n")) {
     if (line.startsWith("#")) continue;
@@ -433,7 +433,7 @@ async function phalanx() {
     })();
     say(`phalanx: ${replicaCount} replicas connected after ${Math.round(startMs)} ms`);
 
-    const commitMetric = "phalanx_storage_commit_ms_count";
+    const commitMetric = "phalanx_storage_commits";
     const server: Server = {
       pids: replicas.map((r) => r.pid),
       diskSyncs: async () => {
@@ -467,18 +467,26 @@ async function phalanx() {
       replicas.map((r) =>
         scrape(`${r.httpUrl}/metrics`, [
           commitMetric,
-          "phalanx_storage_commit_ms_sum",
+          "phalanx_storage_barrier_wait_ms_sum",
+          "phalanx_storage_barrier_wait_ms_count",
+          "phalanx_pbft_view_changes_started_total",
           "phalanx_pbft_batches_executed_total",
           "phalanx_pbft_requests_executed_total",
         ]),
       ),
     );
     const commits = metrics.reduce((s, m) => s + (m[commitMetric] as number), 0);
-    const commitMsSum = metrics.reduce((s, m) => s + (m.phalanx_storage_commit_ms_sum as number), 0);
+    const barrierMsSum = metrics.reduce((s, m) => s + (m.phalanx_storage_barrier_wait_ms_sum as number), 0);
+    const barrierCount = metrics.reduce((s, m) => s + (m.phalanx_storage_barrier_wait_ms_count as number), 0);
+    const viewChanges = metrics.reduce(
+      (s, m) => s + (m.phalanx_pbft_view_changes_started_total as number),
+      0,
+    );
     const m0 = metrics[0] ?? {};
     const totals = {
       storageCommitCountSum: commits,
-      storageCommitMeanMs: commits === 0 ? null : round2(commitMsSum / commits),
+      barrierWaitMeanMs: barrierCount === 0 ? null : round2(barrierMsSum / barrierCount),
+      viewChangesStarted: viewChanges,
       replica0BatchesExecuted: m0.phalanx_pbft_batches_executed_total ?? null,
       replica0RequestsExecuted: m0.phalanx_pbft_requests_executed_total ?? null,
       cpuSeconds: {
@@ -726,7 +734,7 @@ async function main() {
         "the better one reported and labelled. Systems measured one after the other on this machine, client " +
         "in this process. serverCpuCores/clientCpuCores: CPU seconds per wall second over the stretch (/proc " +
         "stat of the server processes, process.cpuUsage of this one); diskSyncsPerOp over the whole cell, " +
-        "summed over replicas/members: Phalanx lmdb commits (phalanx_storage_commit_ms_count, one fdatasync " +
+        "summed over replicas/members: Phalanx lmdb commits (phalanx_storage_commits, one fdatasync " +
         "each), etcd WAL fsyncs (etcd_disk_wal_fsync_duration_seconds_count)",
       phalanx: p,
       etcd: e,

@@ -184,6 +184,7 @@ export class ReplicaHost {
       count: (m, by) => metrics.count(m, by),
     });
     wire = new WireOut(transport, (m, by) => metrics.count(m, by));
+    metrics.gauge("storage_commits", () => storage.stats.commits);
     metrics.gauge("pbft_view", () => replica.view);
     metrics.gauge("pbft_last_executed", () => replica.lastExecuted);
     metrics.gauge("pbft_stable_checkpoint", () => replica.h);
