@@ -7,6 +7,7 @@ import { algorithm as chandyLamport } from "./chandy-lamport.ts";
 import { algorithm as clockSync } from "./clock-sync.ts";
 import { algorithm as deadlock } from "./deadlock.ts";
 import { algorithm as dolevStrong } from "./dolev-strong.ts";
+import { algorithm as flp } from "./flp.ts";
 import { algorithm as om } from "./generals/om.ts";
 import { algorithm as sm } from "./generals/sm.ts";
 import { algorithm as quorum } from "./quorum.ts";
@@ -14,5 +15,5 @@ import { algorithm as shamir } from "./shamir.ts";
 import type { Algorithm } from "./types.ts";
 
 export const algorithms: ReadonlyMap<string, Algorithm> = new Map(
-  [om, sm, dolevStrong, bracha, chandyLamport, deadlock, clockSync, quorum, shamir].map((a) => [a.name, a]),
+  [om, sm, dolevStrong, bracha, chandyLamport, deadlock, clockSync, quorum, shamir, flp].map((a) => [a.name, a]),
 );
