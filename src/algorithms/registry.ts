@@ -14,6 +14,17 @@ import { algorithm as quorum } from "./quorum.ts";
 import { algorithm as shamir } from "./shamir.ts";
 import type { Algorithm } from "./types.ts";
 
-export const algorithms: ReadonlyMap<string, Algorithm> = new Map(
-  [om, sm, dolevStrong, bracha, chandyLamport, deadlock, clockSync, quorum, shamir, flp].map((a) => [a.name, a]),
-);
+const all: readonly Algorithm[] = [
+  om,
+  sm,
+  dolevStrong,
+  bracha,
+  chandyLamport,
+  deadlock,
+  clockSync,
+  quorum,
+  shamir,
+  flp,
+];
+
+export const algorithms: ReadonlyMap<string, Algorithm> = new Map(all.map((a) => [a.name, a]));
