@@ -25,7 +25,6 @@
  * than the quorums are sized for) it becomes an impossibility demonstration: it searches seeds
  * for a run that breaks a property.
  */
-import { writeFileSync } from "node:fs";
 import { assert, assertNever } from "../core/assert.ts";
 import { PhalanxError } from "../core/errors.ts";
 import type { NodeId } from "../core/ids.ts";
@@ -863,7 +862,7 @@ function run(options: AlgorithmOptions): AlgorithmResult {
       strategy: p.strategy,
       broadcasts: p.broadcasts,
     });
-    writeFileSync(options.trace, traceToJsonl(header, events));
+    result.traceJsonl = traceToJsonl(header, events);
     result.lines.push(`trace: ${events.length} events of seed ${o.seed} written to ${options.trace}`);
   }
   return result;

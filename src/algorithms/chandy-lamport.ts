@@ -13,7 +13,6 @@
  * 3. money is conserved: recorded balances plus money in recorded channels equal the initial
  *    total, although transfers were in flight when it was taken.
  */
-import { writeFileSync } from "node:fs";
 import { PhalanxError } from "../core/errors.ts";
 import type { NodeId } from "../core/ids.ts";
 import { Prng } from "../core/prng.ts";
@@ -396,19 +395,17 @@ function run(options: AlgorithmOptions): AlgorithmResult {
     `concurrency: ${concurrent} of ${all.length} snapshots overlapped another`,
     `messages: ${transfers} transfers, ${markers} markers, ${reports} reports (${sim.stats.sent} in all); ${channelMessages} transfers recorded in channel states`,
   ];
+  let traceJsonl: string | undefined;
   if (options.trace !== undefined) {
-    writeFileSync(
-      options.trace,
-      traceToJsonl(
-        sim.traceHeader(NAME, {
-          nodes: p.nodes,
-          snapshots: p.snapshots,
-          transfers: p.transfers,
-          balance: p.balance,
-          fifo: p.fifo,
-        }),
-        events,
-      ),
+    traceJsonl = traceToJsonl(
+      sim.traceHeader(NAME, {
+        nodes: p.nodes,
+        snapshots: p.snapshots,
+        transfers: p.transfers,
+        balance: p.balance,
+        fifo: p.fifo,
+      }),
+      events,
     );
     lines.push(
       `trace: ${events.length} events written to ${options.trace}; each node's "${RECORD}" event follows the input that made it record, and its side of the cut ends just before that input`,
@@ -417,6 +414,7 @@ function run(options: AlgorithmOptions): AlgorithmResult {
   return {
     ok,
     lines,
+    traceJsonl,
     figures: {
       nodes: p.nodes,
       seed: p.seed,

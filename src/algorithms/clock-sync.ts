@@ -13,7 +13,6 @@
  * bounds derived from the delay range and the drift over a period (clock-sync/bounds.ts), and
  * every Cristian reading is within the error bound its client computed.
  */
-import { writeFileSync } from "node:fs";
 import { PhalanxError } from "../core/errors.ts";
 import type { Millis } from "../core/ids.ts";
 import {
@@ -186,13 +185,14 @@ function singleResult(
     `messages: ${r.messages}, clock steps: ${r.steps}`,
     ...violationLines(r),
   ];
-  if (tracePath !== undefined && r.traceJsonl !== null) {
-    writeFileSync(tracePath, r.traceJsonl);
+  const traceJsonl = tracePath !== undefined && r.traceJsonl !== null ? r.traceJsonl : undefined;
+  if (traceJsonl !== undefined) {
     lines.push(`trace of seed ${c.seed} written to ${tracePath}`);
   }
   return {
     ok: r.ok,
     lines,
+    traceJsonl,
     figures: {
       strategy: r.strategy,
       nodes: c.nodes,

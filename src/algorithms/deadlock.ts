@@ -20,7 +20,6 @@
  * detection had already found it and its abort was on the way). The naive detector's phantoms
  * are reported, not judged: they are the point of the experiment.
  */
-import { writeFileSync } from "node:fs";
 import { assert } from "../core/assert.ts";
 import { PhalanxError } from "../core/errors.ts";
 import type { Millis, NodeId } from "../core/ids.ts";
@@ -456,7 +455,7 @@ function run(options: AlgorithmOptions): AlgorithmResult {
   const judged = judgeDeadlockRun(result);
   if (options.trace !== undefined) {
     const events = result.sim.trace as TraceEvent[];
-    writeFileSync(options.trace, traceToJsonl(result.sim.traceHeader(NAME, { ...p }), events));
+    judged.traceJsonl = traceToJsonl(result.sim.traceHeader(NAME, { ...p }), events);
     judged.lines.push(`trace: ${events.length} events written to ${options.trace}`);
   }
   return judged;

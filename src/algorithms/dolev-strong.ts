@@ -35,7 +35,6 @@
  * open-ended problem). Without early stopping (`early=0`), the plain f+1 rounds hold against
  * every traitor behaviour, any t <= f <= n-1.
  */
-import { writeFileSync } from "node:fs";
 import { encode } from "../core/codec.ts";
 import { PhalanxError } from "../core/errors.ts";
 import { type NodeId, nodeIds } from "../core/ids.ts";
@@ -717,8 +716,9 @@ function run(options: AlgorithmOptions): AlgorithmResult {
   });
   const ok = outcomeHolds(outcome);
   const lines = [summaryLine(plan, outcome, ok), ...reportOf(plan, outcome)];
-  if (options.trace !== undefined) lines.push(writeTrace(outcome, options.trace));
-  return { ok, lines, figures: figuresOf(plan, outcome) };
+  const traced = options.trace === undefined ? undefined : traceOf(outcome, options.trace);
+  if (traced !== undefined) lines.push(traced.line);
+  return { ok, lines, figures: figuresOf(plan, outcome), traceJsonl: traced?.jsonl };
 }
 
 function summaryLine(plan: DsPlan, o: DsOutcome, ok: boolean): string {
@@ -840,7 +840,7 @@ function figuresOf(plan: DsPlan, o: DsOutcome): AlgorithmResult["figures"] {
   };
 }
 
-function writeTrace(o: DsOutcome, file: string): string {
+function traceOf(o: DsOutcome, file: string): { line: string; jsonl: string } {
   const s = o.scenario;
   const trace = o.sim.trace ?? [];
   const header = o.sim.traceHeader("dolev-strong", {
@@ -851,8 +851,7 @@ function writeTrace(o: DsOutcome, file: string): string {
     placement: s.traitors,
     strategy: s.strategy,
   });
-  writeFileSync(file, traceToJsonl(header, trace));
-  return `  trace: ${trace.length} events written to ${file}`;
+  return { line: `  trace: ${trace.length} events written to ${file}`, jsonl: traceToJsonl(header, trace) };
 }
 
 export const algorithm: Algorithm = {

@@ -16,7 +16,6 @@
  *   linearizability held, and every request completed after it stopped, while the run without
  *   it completed requests before that time.
  */
-import { writeFileSync } from "node:fs";
 import { PhalanxError } from "../core/errors.ts";
 import { type NodeId, nodeIds } from "../core/ids.ts";
 import { Prng } from "../core/prng.ts";
@@ -165,6 +164,7 @@ function runFlp(options: AlgorithmOptions): AlgorithmResult {
   const base = baseline(params, start.inputs, options.seed);
   const baseOk = base.decided === params.n && base.agreed;
   const ok = run.allBivalent && reached === steps && !decided && baseOk;
+  let traceJsonl: string | undefined;
   if (options.trace !== undefined) {
     const header = {
       kind: "header" as const,
@@ -175,7 +175,7 @@ function runFlp(options: AlgorithmOptions): AlgorithmResult {
       byzantine: [],
       options: { steps, inputs: bits(start.inputs), time: "step" },
     };
-    writeFileSync(options.trace, traceToJsonl(header, scheduleTrace(params, start.inputs, run.schedule)));
+    traceJsonl = traceToJsonl(header, scheduleTrace(params, start.inputs, run.schedule));
   }
 
   const rounds = run.final.procs.map((p) => p.round).join("/");
@@ -204,6 +204,7 @@ function runFlp(options: AlgorithmOptions): AlgorithmResult {
   return {
     ok,
     lines,
+    traceJsonl,
     figures: {
       strategy: "flp",
       nodes: params.n,
@@ -249,7 +250,7 @@ function runPbft(options: AlgorithmOptions): AlgorithmResult {
   const common = { seed: options.seed, replicas: n, horizonMs, untilMs };
   const attacked = runPbftStall({ ...common, adversary: true, trace: options.trace !== undefined });
   const plain = runPbftStall({ ...common, adversary: false, trace: false });
-  if (options.trace !== undefined) writeFileSync(options.trace, attacked.jsonl ?? "");
+  const traceJsonl = options.trace !== undefined ? (attacked.jsonl ?? "") : undefined;
 
   const safe = (r: StallRun) => !r.violations.some((v) => v.checker !== "liveness");
   const live = (r: StallRun) => r.violations.length === 0 && r.completed === r.operations;
@@ -275,6 +276,7 @@ function runPbft(options: AlgorithmOptions): AlgorithmResult {
   return {
     ok,
     lines,
+    traceJsonl,
     figures: {
       strategy: "pbft",
       nodes: n,

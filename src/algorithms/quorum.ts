@@ -10,7 +10,6 @@
  * with the enumeration. `--set system=majority` swaps in simple majorities, which cannot mask a
  * liar: the negative control, where some seeds end with a stale read.
  */
-import { writeFileSync } from "node:fs";
 import { PhalanxError } from "../core/errors.ts";
 import { type NodeId, nodeIds } from "../core/ids.ts";
 import { Prng } from "../core/prng.ts";
@@ -221,18 +220,20 @@ function run(options: AlgorithmOptions): AlgorithmResult {
       `busiest server in ${(measuredLoad * 100).toFixed(0)}% of them (load ${system.load.toFixed(3)})`,
     ...violations.slice(0, quorumLimits.violationsShownMax).map((v) => `violation (${v.kind}): ${v.message}`),
   ];
+  let traceJsonl: string | undefined;
   if (options.trace !== undefined) {
     const header = sim.traceHeader("quorum", {
       system: system.kind,
       strategy: cfg.strategy,
       clients: cfg.clients,
     });
-    writeFileSync(options.trace, traceToJsonl(header, sim.trace ?? []));
+    traceJsonl = traceToJsonl(header, sim.trace ?? []);
     lines.push(`trace: ${sim.trace?.length ?? 0} events written to ${options.trace}`);
   }
   return {
     ok,
     lines,
+    traceJsonl,
     figures: {
       servers: n,
       traitors: f,

@@ -19,7 +19,6 @@
  *
  * A trace of this run leaves message bodies out: they hold the shares, and so the secret.
  */
-import { writeFileSync } from "node:fs";
 import { assertNever } from "../core/assert.ts";
 import { PhalanxError } from "../core/errors.ts";
 import { type NodeId, nodeId, nodeIds } from "../core/ids.ts";
@@ -342,9 +341,10 @@ async function run(options: AlgorithmOptions): Promise<AlgorithmResult> {
       : `secret ${hex(secret)}: not reconstructed (${result.code})`,
     `messages: ${sim.stats.sent} (${n} deals, ${n} requests, ${sim.stats.sent - 2 * n} shares returned)`,
   ];
+  let traceJsonl: string | undefined;
   if (options.trace !== undefined) {
     const header = sim.traceHeader("shamir", { k, strategy, traitors });
-    writeFileSync(options.trace, traceToJsonl(header, sim.trace ?? []));
+    traceJsonl = traceToJsonl(header, sim.trace ?? []);
     lines.push(
       `trace: ${sim.trace?.length ?? 0} events (message bodies left out) written to ${options.trace}`,
     );
@@ -352,6 +352,7 @@ async function run(options: AlgorithmOptions): Promise<AlgorithmResult> {
   return {
     ok,
     lines,
+    traceJsonl,
     figures: {
       holders: n,
       k,

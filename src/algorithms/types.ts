@@ -19,7 +19,10 @@ export interface AlgorithmOptions {
   seed: number;
   /** Algorithm-specific strategy (`--strategy`), e.g. a traitor behaviour. */
   strategy?: string;
-  /** Write the causal trace as JSON lines here (`--trace`), when the algorithm has one run to trace. */
+  /**
+   * Where `--trace` will write the causal trace (for the report's wording): when set, the
+   * algorithm records one run's trace and returns it as `traceJsonl`; the CLI writes the file.
+   */
   trace?: string;
   /** Extra algorithm-specific settings (`--set key=value`, repeatable). */
   settings: Readonly<Record<string, string>>;
@@ -32,6 +35,8 @@ export interface AlgorithmResult {
   lines: string[];
   /** Figures for `--json` (message counts, rounds, errors...). */
   figures: Record<string, number | string | boolean | null>;
+  /** The recorded trace as JSON lines, when `options.trace` asked for one. */
+  traceJsonl?: string;
 }
 
 export interface Algorithm {

@@ -4,6 +4,7 @@
  * the algorithm's oracle held, 1 when it did not.
  */
 
+import { writeFileSync } from "node:fs";
 import { algorithms } from "../algorithms/registry.ts";
 import type { Algorithm } from "../algorithms/types.ts";
 import { PhalanxError } from "../core/errors.ts";
@@ -57,6 +58,8 @@ export async function runAlgorithm(name: string, flags: AlgorithmFlags): Promise
     trace: flags.trace,
     settings: settingsOf(algorithm, flags.set ?? []),
   });
+  if (flags.trace !== undefined && result.traceJsonl !== undefined)
+    writeFileSync(flags.trace, result.traceJsonl);
   if (flags.json) {
     console.log(JSON.stringify({ algorithm: name, seed: flags.seed, ok: result.ok, ...result.figures }));
   } else {

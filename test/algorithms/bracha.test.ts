@@ -4,7 +4,7 @@
  * must find, each oracle on made-up outputs, the core's handling of made-up input, and options.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -394,7 +394,7 @@ describe("bracha: options, determinism, trace", () => {
     try {
       const file = join(dir, "run.jsonl");
       const r = run({ nodes: 6, traitors: 2, trace: file });
-      const lines = readFileSync(file, "utf8").trim().split("\n");
+      const lines = (r.traceJsonl ?? "").trim().split("\n");
       const header = JSON.parse(lines[0] as string);
       assert.equal(header.protocol, "bracha");
       assert.equal(header.seed, r.figures.reportedSeed);

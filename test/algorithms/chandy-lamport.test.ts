@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -312,7 +312,7 @@ describe("chandy-lamport: options and trace file", () => {
     const file = join(dir, "cl.jsonl");
     const r = algorithm.run({ seed: 7, nodes: 4, trace: file, settings: { snapshots: "4" } });
     assert.ok(!(r instanceof Promise) && r.ok);
-    const { header, events } = parseJsonl(readFileSync(file, "utf8"));
+    const { header, events } = parseJsonl(r.traceJsonl ?? "");
     assert.equal(header?.protocol, "chandy-lamport");
     assert.equal(events.length, r.figures.traceEvents);
     const records = events.filter((e) => e.kind === "local" && e.label === RECORD);

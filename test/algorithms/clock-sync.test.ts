@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -324,7 +324,7 @@ describe("clock-sync: determinism and the command", () => {
       assert.ok(r.lines.some((l) => l.startsWith("messages: ")));
       assert.ok(r.lines.some((l) => l.includes("outlier threshold 15.00 ms")));
       assert.equal(r.figures.faulty, 1);
-      const { header, events } = parseJsonl(readFileSync(file, "utf8"));
+      const { header, events } = parseJsonl(r.traceJsonl ?? "");
       assert.equal(header?.protocol, "clock-sync");
       assert.ok(events.some((e) => e.kind === "send" && e.label === "poll"));
       assert.ok(events.some((e) => e.kind === "output" && e.label === "average"));

@@ -9,7 +9,7 @@
  * under the network adversary, stay safe, and complete every request once it stops.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
@@ -273,7 +273,7 @@ describe("flp: the command", () => {
       assert.equal(r.figures.baselineDecided, 3);
       assert.match(r.lines[0] ?? "", /bivalent for 50 steps; no process decided/);
       assert.ok(r.lines.some((l) => l.includes("messages")));
-      const events = readFileSync(file, "utf8")
+      const events = (r.traceJsonl ?? "")
         .trim()
         .split("\n")
         .slice(1)

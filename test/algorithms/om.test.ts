@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -417,7 +417,7 @@ describe("options, determinism, trace", () => {
       const file = join(dir, "om.jsonl");
       const r = runAlgorithm({ nodes: 3, traitors: 1, trace: file });
       assert.equal(r.ok, true);
-      const lines = readFileSync(file, "utf8").trim().split("\n");
+      const lines = (r.traceJsonl ?? "").trim().split("\n");
       const header = JSON.parse(lines[0] ?? "{}");
       assert.equal(header.protocol, "om");
       assert.deepEqual(header.byzantine, [1]);

@@ -23,6 +23,25 @@ function phalanx(...args: string[]): { status: number | null; stdout: string; st
 
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 
+describe("phalanx sim NAME (classic algorithms)", () => {
+  it("runs the algorithm, exits 0 when its oracle held, and writes the trace it returns to --trace", () => {
+    const file = join(dir, "om.jsonl");
+    const r = phalanx("sim", "om", "--nodes", "4", "--traitors", "1", "--trace", file);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^om: OM\(1\) with 4 generals/);
+    const lines = readFileSync(file, "utf8").trimEnd().split("\n");
+    assert.equal(JSON.parse(lines[0] as string).protocol, "om");
+    assert.match(r.stdout, new RegExp(`trace: ${lines.length - 1} events written to `));
+  });
+
+  it("exits 1 when the oracle fails and 2 for an unknown setting", () => {
+    assert.equal(phalanx("sim", "dolev-strong", "--traitors", "2", "--strategy", "hide").status, 1);
+    const bad = phalanx("sim", "om", "--set", "nope=1");
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /om has no setting "nope"/);
+  });
+});
+
 describe("phalanx sim (CLI)", () => {
   it("the same command twice writes byte-identical traces, and prints their sha256", () => {
     const files = [join(dir, "a.jsonl"), join(dir, "b.jsonl")];

@@ -21,7 +21,6 @@
  * exhaustive search. Messages that could only come from a traitor (wrong round, a path that does
  * not end in its sender, a repeated path) are dropped and counted.
  */
-import { writeFileSync } from "node:fs";
 import { assert } from "../../core/assert.ts";
 import { PhalanxError } from "../../core/errors.ts";
 import { type NodeId, nodeIds } from "../../core/ids.ts";
@@ -563,8 +562,9 @@ function runTolerated(plan: OmPlan, traceFile: string | undefined): AlgorithmRes
     `  n = ${n} > 3m = ${3 * m}: OM(${m}) tolerates up to ${plural(m, "traitor")} (Lamport, Shostak and Pease 1982, Theorem 1)`,
     ...reportOf(outcome),
   ];
-  if (traceFile !== undefined) lines.push(writeTrace(outcome, traceFile));
-  return { ok, lines, figures: figuresOf(outcome) };
+  const traced = traceFile === undefined ? undefined : traceOf(outcome, traceFile);
+  if (traced !== undefined) lines.push(traced.line);
+  return { ok, lines, figures: figuresOf(outcome), traceJsonl: traced?.jsonl };
 }
 
 function runImpossible(plan: OmPlan, traceFile: string | undefined): AlgorithmResult {
@@ -620,10 +620,12 @@ function runImpossible(plan: OmPlan, traceFile: string | undefined): AlgorithmRe
     ...reportOf(shown),
     ...whyLines(shown),
   ];
-  if (traceFile !== undefined) lines.push(writeTrace(shown, traceFile));
+  const traced = traceFile === undefined ? undefined : traceOf(shown, traceFile);
+  if (traced !== undefined) lines.push(traced.line);
   return {
     ok: true,
     lines,
+    traceJsonl: traced?.jsonl,
     figures: {
       ...figuresOf(shown),
       counterexample: true,
@@ -756,7 +758,7 @@ function figuresOf(outcome: OmOutcome): AlgorithmResult["figures"] {
   };
 }
 
-function writeTrace(outcome: OmOutcome, file: string): string {
+function traceOf(outcome: OmOutcome, file: string): { line: string; jsonl: string } {
   const s = outcome.scenario;
   const trace = outcome.sim.trace ?? [];
   const header = outcome.sim.traceHeader("om", {
@@ -767,8 +769,7 @@ function writeTrace(outcome: OmOutcome, file: string): string {
     placement: s.traitors,
     strategy: typeof s.behaviour === "string" ? s.behaviour : "scripted",
   });
-  writeFileSync(file, traceToJsonl(header, trace));
-  return `  trace: ${trace.length} events written to ${file}`;
+  return { line: `  trace: ${trace.length} events written to ${file}`, jsonl: traceToJsonl(header, trace) };
 }
 
 export const algorithm: Algorithm = {

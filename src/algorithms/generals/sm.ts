@@ -21,7 +21,6 @@
  * ctx.verify against its signer's key, and a chain with a bad link is dropped and counted.
  * Traitors are the same core wrapped in an adversary (DESIGN.md) that holds only its own key.
  */
-import { writeFileSync } from "node:fs";
 import { encode } from "../../core/codec.ts";
 import { PhalanxError } from "../../core/errors.ts";
 import { type NodeId, nodeIds } from "../../core/ids.ts";
@@ -515,8 +514,9 @@ function run(options: AlgorithmOptions): AlgorithmResult {
     conditionLine(plan),
     ...reportOf(outcome),
   ];
-  if (options.trace !== undefined) lines.push(writeTrace(outcome, options.trace));
-  return { ok, lines, figures: figuresOf(outcome) };
+  const traced = options.trace === undefined ? undefined : traceOf(outcome, options.trace);
+  if (traced !== undefined) lines.push(traced.line);
+  return { ok, lines, figures: figuresOf(outcome), traceJsonl: traced?.jsonl };
 }
 
 function boundViolation(outcome: SmOutcome, bound: number): string[] {
@@ -638,7 +638,7 @@ function figuresOf(outcome: SmOutcome): AlgorithmResult["figures"] {
   };
 }
 
-function writeTrace(outcome: SmOutcome, file: string): string {
+function traceOf(outcome: SmOutcome, file: string): { line: string; jsonl: string } {
   const s = outcome.scenario;
   const trace = outcome.sim.trace ?? [];
   const header = outcome.sim.traceHeader("sm", {
@@ -649,8 +649,7 @@ function writeTrace(outcome: SmOutcome, file: string): string {
     placement: s.traitors,
     strategy: s.strategy,
   });
-  writeFileSync(file, traceToJsonl(header, trace));
-  return `  trace: ${trace.length} events written to ${file}`;
+  return { line: `  trace: ${trace.length} events written to ${file}`, jsonl: traceToJsonl(header, trace) };
 }
 
 export const algorithm: Algorithm = {
