@@ -3,14 +3,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { type Order, orders, placements } from "../../src/algorithms/generals/common.ts";
+import { type Order, omMessageTerms, orders, placements } from "../../src/algorithms/generals/common.ts";
 import {
   algorithm,
   chainVerifies,
   choice,
   extendChain,
   linkBytes,
-  oralMessageTerms,
   runSm,
   type SmMsg,
   type SmOutcome,
@@ -215,10 +214,10 @@ describe("messages", () => {
       const o = sm({ n, m, traitors: [] });
       assertIc(o);
       assert.equal(o.messages, (n - 1) * (n - 1));
-      const oral = oralMessageTerms(n, m).reduce((a, b) => a + b, 0);
+      const oral = omMessageTerms(n, m).reduce((a, b) => a + b, 0);
       assert.ok(o.messages < oral, `${n} ${m}`);
     }
-    assert.deepEqual(oralMessageTerms(10, 3), [9, 72, 504, 3024]);
+    assert.deepEqual(omMessageTerms(10, 3), [9, 72, 504, 3024]);
   });
 
   it("a splitting commander makes each loyal lieutenant relay both orders, within (n-1) + 2(n-1)(n-2)", () => {

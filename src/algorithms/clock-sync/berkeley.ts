@@ -109,14 +109,9 @@ export class BerkeleyMaster implements Process<ClockSyncMsg, ResyncTimer>, Clock
     }
   }
 
-  timeout(ctx: Ctx, tag: ResyncTimer): void {
-    switch (tag.kind) {
-      case "resync":
-        this.poll(ctx);
-        return;
-      default:
-        assertNever(tag.kind, "clock-sync timer");
-    }
+  /** The only timer is the resync period. */
+  timeout(ctx: Ctx, _tag: ResyncTimer): void {
+    this.poll(ctx);
   }
 
   /** A round whose replies did not all come is abandoned: the next poll starts afresh. */

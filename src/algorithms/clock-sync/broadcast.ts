@@ -34,14 +34,9 @@ export class BroadcastMaster implements Process<ClockSyncMsg, ResyncTimer>, Cloc
     ctx.count("clock-sync.unexpected");
   }
 
-  timeout(ctx: Ctx, tag: ResyncTimer): void {
-    switch (tag.kind) {
-      case "resync":
-        this.broadcast(ctx);
-        return;
-      default:
-        assertNever(tag.kind, "clock-sync timer");
-    }
+  /** The only timer is the resync period. */
+  timeout(ctx: Ctx, _tag: ResyncTimer): void {
+    this.broadcast(ctx);
   }
 
   private broadcast(ctx: Ctx): void {

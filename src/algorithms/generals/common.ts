@@ -168,3 +168,41 @@ function parseNodeId(name: string, text: string, n: number): NodeId {
     throw new PhalanxError("BAD_ARGUMENT", `${name} must name generals 0..${n - 1}, got "${t}"`);
   return id as NodeId;
 }
+
+/** Messages OM(m) sends among n generals, term by term: (n-1), (n-1)(n-2), ..., (n-1)...(n-m-1). */
+export function omMessageTerms(n: number, m: number): number[] {
+  const terms: number[] = [];
+  let product = 1;
+  for (let k = 1; k <= m + 1; k++) {
+    product *= Math.max(0, n - k);
+    terms.push(product);
+  }
+  return terms;
+}
+
+/** The report's IC1 and IC2 lines for a verdict; `decided` is what the loyal lieutenants chose. */
+export function verdictLines(
+  v: Verdict,
+  commander: NodeId,
+  order: Order,
+  decided: Order | undefined,
+): string[] {
+  const broken = (condition: "IC1" | "IC2") =>
+    v.violations
+      .filter((x) => x.startsWith(`${condition}: `))
+      .map((x) => x.slice(condition.length + 2))
+      .join("; ");
+  const ic1 = v.ic1
+    ? `holds${decided === undefined ? "" : `, all decide ${decided}`}`
+    : `BROKEN: ${broken("IC1")}`;
+  const ic2 =
+    v.ic2 === null
+      ? `does not apply, commander ${commander} is a traitor`
+      : v.ic2
+        ? `holds, commander ${commander} ordered ${order}`
+        : `BROKEN: ${broken("IC2")}`;
+  return [
+    `  IC1 (all loyal lieutenants decide the same): ${ic1}`,
+    `  IC2 (a loyal commander is obeyed): ${ic2}`,
+  ];
+}

@@ -39,12 +39,14 @@ import {
   isOrder,
   loyalLieutenants,
   type Order,
+  omMessageTerms,
   orders,
   otherOrder,
   parseGeneralsSettings,
   placements,
   randomPlacement,
   type Verdict,
+  verdictLines,
 } from "./common.ts";
 
 export const omLimits = {
@@ -133,17 +135,6 @@ export function majority(values: readonly Order[]): Order {
   if (attack > retreat) return "attack";
   if (retreat > attack) return "retreat";
   return defaultOrder;
-}
-
-/** Messages OM(m) sends among n generals: (n-1) + (n-1)(n-2) + ... + (n-1)(n-2)...(n-m-1). */
-export function omMessageTerms(n: number, m: number): number[] {
-  const terms: number[] = [];
-  let product = 1;
-  for (let k = 1; k <= m + 1; k++) {
-    product *= Math.max(0, n - k);
-    terms.push(product);
-  }
-  return terms;
 }
 
 export function omMessageCount(n: number, m: number): number {
@@ -698,29 +689,10 @@ function reportOf(outcome: OmOutcome): string[] {
   }
   if (loyal.length > omLimits.reportLieutenantsMax)
     lines.push(`  ... and ${loyal.length - omLimits.reportLieutenantsMax} more loyal lieutenants`);
-  const v = outcome.verdict;
   const decided = outcome.decisions.get(loyal[0] as NodeId)?.value;
-  const ic1Text = v.ic1
-    ? `holds${decided === undefined ? "" : `, all decide ${decided}`}`
-    : `BROKEN: ${conditionViolations(v, "IC1")}`;
-  lines.push(`  IC1 (all loyal lieutenants decide the same): ${ic1Text}`);
-  const ic2Text =
-    v.ic2 === null
-      ? `does not apply, commander ${s.commander} is a traitor`
-      : v.ic2
-        ? `holds, commander ${s.commander} ordered ${s.order}`
-        : `BROKEN: ${conditionViolations(v, "IC2")}`;
-  lines.push(`  IC2 (a loyal commander is obeyed): ${ic2Text}`);
+  lines.push(...verdictLines(outcome.verdict, s.commander, s.order, decided));
   lines.push(messagesLine(outcome));
   return lines;
-}
-
-function conditionViolations(v: Verdict, condition: "IC1" | "IC2"): string {
-  const prefix = `${condition}: `;
-  return v.violations
-    .filter((x) => x.startsWith(prefix))
-    .map((x) => x.slice(prefix.length))
-    .join("; ");
 }
 
 function messagesLine(outcome: OmOutcome): string {

@@ -38,10 +38,12 @@ import {
   isOrder,
   loyalLieutenants,
   type Order,
+  omMessageTerms,
   otherOrder,
   parseGeneralsSettings,
   randomPlacement,
   type Verdict,
+  verdictLines,
 } from "./common.ts";
 
 export const smLimits = {
@@ -415,17 +417,6 @@ export function smLoyalMessagesMax(n: number, m: number): number {
   return m === 0 ? n - 1 : n - 1 + 2 * (n - 1) * (n - 2);
 }
 
-/** What OM(m) sends among n generals, term by term: (n-1), (n-1)(n-2), ..., (n-1)...(n-m-1). */
-export function oralMessageTerms(n: number, m: number): number[] {
-  const terms: number[] = [];
-  let product = 1;
-  for (let k = 1; k <= m + 1; k++) {
-    product *= Math.max(0, n - k);
-    terms.push(product);
-  }
-  return terms;
-}
-
 // ------------------------------------------------------------------ the command
 
 export const smSettings = {
@@ -570,20 +561,8 @@ function reportOf(outcome: SmOutcome): string[] {
   }
   if (loyal.length > smLimits.reportLieutenantsMax)
     lines.push(`  ... and ${loyal.length - smLimits.reportLieutenantsMax} more loyal lieutenants`);
-  const v = outcome.verdict;
   const decided = outcome.decisions.get(loyal[0] as NodeId)?.value;
-  lines.push(
-    `  IC1 (all loyal lieutenants decide the same): ${
-      v.ic1 ? `holds${decided === undefined ? "" : `, all decide ${decided}`}` : `BROKEN: ${only(v, "IC1")}`
-    }`,
-  );
-  const ic2 =
-    v.ic2 === null
-      ? `does not apply, commander ${s.commander} is a traitor`
-      : v.ic2
-        ? `holds, commander ${s.commander} ordered ${s.order}`
-        : `BROKEN: ${only(v, "IC2")}`;
-  lines.push(`  IC2 (a loyal commander is obeyed): ${ic2}`);
+  lines.push(...verdictLines(outcome.verdict, s.commander, s.order, decided));
   const d = outcome.dropped;
   lines.push(
     `  rejected by loyal lieutenants: ${plural(d["bad-signature"], "chain")} with a bad signature, ` +
@@ -593,17 +572,9 @@ function reportOf(outcome: SmOutcome): string[] {
   return lines;
 }
 
-function only(v: Verdict, condition: "IC1" | "IC2"): string {
-  const prefix = `${condition}: `;
-  return v.violations
-    .filter((x) => x.startsWith(prefix))
-    .map((x) => x.slice(prefix.length))
-    .join("; ");
-}
-
 function messagesLine(outcome: SmOutcome): string {
   const { n, m } = outcome.scenario;
-  const terms = oralMessageTerms(n, m);
+  const terms = omMessageTerms(n, m);
   const oral = terms.reduce((a, b) => a + b, 0);
   return (
     `  messages: ${outcome.messages} sent in ${plural(m + 1, "round")} (${outcome.loyalMessages} by loyal ` +
@@ -631,7 +602,7 @@ function figuresOf(outcome: SmOutcome): AlgorithmResult["figures"] {
     messages: outcome.messages,
     loyalMessages: outcome.loyalMessages,
     loyalMessagesMax: smLoyalMessagesMax(s.n, s.m),
-    oralMessages: oralMessageTerms(s.n, s.m).reduce((a, b) => a + b, 0),
+    oralMessages: omMessageTerms(s.n, s.m).reduce((a, b) => a + b, 0),
     rejectedBadSignature: outcome.dropped["bad-signature"],
     rejectedLate: outcome.dropped.late,
     rejectedBadChain: outcome.dropped["bad-chain"],
