@@ -35,6 +35,7 @@ import type { Adversary } from "../sim/adversary/types.ts";
 import type { LinkConfig } from "../sim/network.ts";
 import { Simulation } from "../sim/simulation.ts";
 import { traceToJsonl } from "../sim/trace.ts";
+import { intSetting } from "./settings.ts";
 import type { Algorithm, AlgorithmOptions, AlgorithmResult } from "./types.ts";
 
 const NAME = "bracha";
@@ -646,21 +647,6 @@ const settings = {
   search: `seeds tried from --seed; the first that breaks a property is reported (default 1; 100 when the quorums cannot hold against the traitors, e.g. n < 3f+1; 1..${brachaLimits.searchSeedsMax})`,
 } as const;
 
-function parseIntSetting(
-  values: Readonly<Record<string, string>>,
-  key: keyof typeof settings,
-  dflt: number,
-  min: number,
-  max: number,
-): number {
-  const text = values[key];
-  if (text === undefined) return dflt;
-  const v = Number(text.trim());
-  if (!/^\d+$/.test(text.trim()) || v < min || v > max)
-    throw new PhalanxError("BAD_ARGUMENT", `--set ${key}= needs an integer in ${min}..${max}, got "${text}"`);
-  return v;
-}
-
 function parse(options: AlgorithmOptions): Params {
   const nodes = options.nodes ?? algorithm.defaults.nodes;
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > brachaLimits.nodesMax)
@@ -685,7 +671,7 @@ function parse(options: AlgorithmOptions): Params {
         "BAD_ARGUMENT",
         `${NAME} has no setting "${key}" (settings: ${Object.keys(settings).join(", ")})`,
       );
-  const quorumF = parseIntSetting(options.settings, "quorumF", traitors, 0, nodes - 1);
+  const quorumF = intSetting(options.settings, "quorumF", traitors, 0, nodes - 1);
   const flaws = quorumFlaws(nodes, traitors, quorumF);
   const withinModel = flaws.length === 0;
   return {
@@ -693,15 +679,9 @@ function parse(options: AlgorithmOptions): Params {
     traitors,
     quorumF,
     strategy,
-    broadcasts: parseIntSetting(options.settings, "broadcasts", 1, 1, brachaLimits.broadcastsMax),
+    broadcasts: intSetting(options.settings, "broadcasts", 1, 1, brachaLimits.broadcastsMax),
     seed: options.seed,
-    search: parseIntSetting(
-      options.settings,
-      "search",
-      withinModel ? 1 : 100,
-      1,
-      brachaLimits.searchSeedsMax,
-    ),
+    search: intSetting(options.settings, "search", withinModel ? 1 : 100, 1, brachaLimits.searchSeedsMax),
     withinModel,
     flaws,
   };

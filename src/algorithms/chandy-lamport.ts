@@ -25,6 +25,7 @@ import {
   type TraceEvent,
   traceToJsonl,
 } from "../sim/trace.ts";
+import { intSetting } from "./settings.ts";
 import {
   type BankMsg,
   BankNode,
@@ -220,23 +221,6 @@ export function judgeSnapshot(
   };
 }
 
-function parseIntSetting(
-  settings: Readonly<Record<string, string>>,
-  key: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const text = settings[key];
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text.trim()))
-    throw new PhalanxError("BAD_ARGUMENT", `--set ${key}= needs an integer in ${min}..${max}, got "${text}"`);
-  const v = Number(text);
-  if (v < min || v > max)
-    throw new PhalanxError("BAD_ARGUMENT", `--set ${key}= needs an integer in ${min}..${max}, got ${v}`);
-  return v;
-}
-
 const settings = {
   snapshots: `snapshots to take, each by a random node at a random time (default ${defaults.snapshots}, 1..${snapshotsMax})`,
   transfers: `transfer turns each node takes, about one per ${defaultBankOptions.transferEveryMs} ms; an empty account skips its turn (default ${defaultBankOptions.transfers})`,
@@ -267,21 +251,15 @@ function parse(options: AlgorithmOptions): BankRunParams {
   return {
     nodes,
     seed: options.seed,
-    snapshots: parseIntSetting(options.settings, "snapshots", defaults.snapshots, 1, snapshotsMax),
-    transfers: parseIntSetting(
+    snapshots: intSetting(options.settings, "snapshots", defaults.snapshots, 1, snapshotsMax),
+    transfers: intSetting(
       options.settings,
       "transfers",
       defaultBankOptions.transfers,
       0,
       bankLimits.transfersMax,
     ),
-    balance: parseIntSetting(
-      options.settings,
-      "balance",
-      defaultBankOptions.balance,
-      0,
-      bankLimits.balanceMax,
-    ),
+    balance: intSetting(options.settings, "balance", defaultBankOptions.balance, 0, bankLimits.balanceMax),
     fifo: fifo === "true",
   };
 }

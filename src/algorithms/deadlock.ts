@@ -31,6 +31,7 @@ import type { LockTimer } from "./deadlock/locks.ts";
 import { type DeadlockMsg, deadlockLimits, ownerOf, type ResourceView } from "./deadlock/messages.ts";
 import { type DeadlockOutput, type Detected, type DetectorName, LockNode } from "./deadlock/node.ts";
 import { GroundTruth, type Interval, type TrueDeadlock } from "./deadlock/truth.ts";
+import { intSetting } from "./settings.ts";
 import { type SnapshotMsg, type SnapshotTimer, snapshotLimits } from "./snapshot/chandy-lamport.ts";
 import type { Algorithm, AlgorithmOptions, AlgorithmResult } from "./types.ts";
 
@@ -224,21 +225,14 @@ const settings = {
   latencyMs: `mean one-way message latency, ms (default ${defaultDeadlockParams.latencyMs})`,
 } as const;
 
-function intSetting(
+function setting(
   options: AlgorithmOptions,
   key: keyof typeof settings,
   min: number,
   max: number,
   dflt: number = defaultDeadlockParams[key],
 ): number {
-  const text = options.settings[key];
-  if (text === undefined) return dflt;
-  if (!/^\d+$/.test(text.trim()))
-    throw new PhalanxError("BAD_ARGUMENT", `--set ${key}= needs an integer in ${min}..${max}, got "${text}"`);
-  const v = Number(text);
-  if (v < min || v > max)
-    throw new PhalanxError("BAD_ARGUMENT", `--set ${key}= needs an integer in ${min}..${max}, got ${v}`);
-  return v;
+  return intSetting(options.settings, key, dflt, min, max);
 }
 
 /** Checks the options and settings; throws PhalanxError("BAD_ARGUMENT") for what cannot run. */
@@ -265,9 +259,9 @@ export function parseDeadlockOptions(options: AlgorithmOptions): DeadlockParams 
         "BAD_ARGUMENT",
         `${NAME} has no setting "${key}" (settings: ${Object.keys(settings).join(", ")})`,
       );
-  const locks = intSetting(options, "locks", 1, deadlockLimits.locksPerNodeMax);
+  const locks = setting(options, "locks", 1, deadlockLimits.locksPerNodeMax);
   const txnLocksMax = Math.min(deadlockLimits.txnLocksMax, (nodes - 1) * locks);
-  const txnLocks = intSetting(
+  const txnLocks = setting(
     options,
     "txnLocks",
     1,
@@ -279,11 +273,11 @@ export function parseDeadlockOptions(options: AlgorithmOptions): DeadlockParams 
     seed: options.seed,
     locks,
     txnLocks,
-    holdMs: intSetting(options, "holdMs", 1, workMsMax),
-    thinkMs: intSetting(options, "thinkMs", 1, workMsMax),
-    periodMs: intSetting(options, "periodMs", 1, workMsMax),
-    workMs: intSetting(options, "workMs", 0, workMsMax),
-    latencyMs: intSetting(options, "latencyMs", 1, workMsMax),
+    holdMs: setting(options, "holdMs", 1, workMsMax),
+    thinkMs: setting(options, "thinkMs", 1, workMsMax),
+    periodMs: setting(options, "periodMs", 1, workMsMax),
+    workMs: setting(options, "workMs", 0, workMsMax),
+    latencyMs: setting(options, "latencyMs", 1, workMsMax),
     ignoreChannels: options.strategy === "ignore-channels",
   };
   if (p.workMs / p.periodMs > workDetectionsMax)

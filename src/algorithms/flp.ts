@@ -34,6 +34,7 @@ import {
 } from "./flp/protocol.ts";
 import { scheduleTrace } from "./flp/trace.ts";
 import { bivalent, describeValency, ValencyOracle } from "./flp/valency.ts";
+import { intSetting } from "./settings.ts";
 import type { Algorithm, AlgorithmOptions, AlgorithmResult } from "./types.ts";
 
 /** Processes of the FLP run: the exhaustive valency search of n = 4 passes 3 million configurations. */
@@ -77,21 +78,6 @@ const settingOf: Record<keyof typeof settingsHelp, Strategy> = {
 
 function bad(message: string): never {
   throw new PhalanxError("BAD_ARGUMENT", message);
-}
-
-function intSetting(
-  options: AlgorithmOptions,
-  key: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const text = options.settings[key];
-  if (text === undefined) return fallback;
-  const v = Number(text);
-  if (!/^\d+$/.test(text.trim()) || v < min || v > max)
-    bad(`--set ${key} must be an integer in ${min}..${max}`);
-  return v;
 }
 
 function strategyOf(options: AlgorithmOptions): Strategy {
@@ -152,7 +138,7 @@ function runFlp(options: AlgorithmOptions): AlgorithmResult {
     bad(`flp runs n = ${flpNodes} processes (the exhaustive valency search of n = 4 is too large)`);
   if (options.traitors !== undefined && options.traitors !== 1)
     bad("flp's protocol tolerates exactly one crash (FLP's single faulty process): --traitors 1");
-  const steps = intSetting(options, "steps", stepsDefault, 1, stepsMax);
+  const steps = intSetting(options.settings, "steps", stepsDefault, 1, stepsMax);
   const params = flpParams(flpNodes);
   const oracle = new ValencyOracle(params);
   const chain = lemma2Chain(params, oracle);
@@ -245,8 +231,14 @@ function runPbft(options: AlgorithmOptions): AlgorithmResult {
     bad(`--strategy pbft needs ${pbftNodesMin}..${pbftNodesMax} replicas (f >= 1), got ${n}`);
   if (options.traitors !== undefined && options.traitors !== 0)
     bad("--strategy pbft: the adversary is the network, every replica is correct (--traitors 0)");
-  const horizonMs = intSetting(options, "horizon", horizonDefaultMs, horizonMinMs, horizonMaxMs);
-  const untilMs = intSetting(options, "until", horizonMs + afterHorizonMs, horizonMs + 1, horizonMaxMs * 10);
+  const horizonMs = intSetting(options.settings, "horizon", horizonDefaultMs, horizonMinMs, horizonMaxMs);
+  const untilMs = intSetting(
+    options.settings,
+    "until",
+    horizonMs + afterHorizonMs,
+    horizonMs + 1,
+    horizonMaxMs * 10,
+  );
   const common = { seed: options.seed, replicas: n, horizonMs, untilMs };
   const attacked = runPbftStall({ ...common, adversary: true, trace: options.trace !== undefined });
   const plain = runPbftStall({ ...common, adversary: false, trace: false });

@@ -39,6 +39,7 @@ import {
   maskingThreshold,
   type QuorumSystem,
 } from "./quorum/systems.ts";
+import { intSetting } from "./settings.ts";
 import type { Algorithm, AlgorithmOptions, AlgorithmResult } from "./types.ts";
 
 export const quorumLimits = {
@@ -77,21 +78,6 @@ interface Config {
 
 function bad(message: string): PhalanxError {
   return new PhalanxError("BAD_ARGUMENT", message);
-}
-
-function intSetting(
-  options: AlgorithmOptions,
-  key: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const raw = options.settings[key];
-  if (raw === undefined) return fallback;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min || v > max)
-    throw bad(`--set ${key}=${raw}: expected an integer in ${min}..${max}`);
-  return v;
 }
 
 function buildSystem(choice: SystemChoice, n: number, f: number): QuorumSystem {
@@ -136,8 +122,8 @@ function configOf(options: AlgorithmOptions): Config {
     f,
     strategy,
     system: buildSystem(choice as SystemChoice, n, f),
-    clients: intSetting(options, "clients", 3, 1, quorumLimits.clientsMax),
-    ops: intSetting(options, "ops", 10, 1, quorumLimits.opsPerClientMax),
+    clients: intSetting(options.settings, "clients", 3, 1, quorumLimits.clientsMax),
+    ops: intSetting(options.settings, "ops", 10, 1, quorumLimits.opsPerClientMax),
   };
 }
 
