@@ -8,6 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initCluster } from "../../src/runtime/config.ts";
+import type { ReplicaStatus } from "../../src/runtime/replica-host.ts";
 
 export const bin = join(import.meta.dirname, "../../bin/phalanx.js");
 
@@ -31,16 +32,8 @@ export async function freePortRange(count: number): Promise<number> {
   throw new Error("no free port range found");
 }
 
-export interface Status {
-  id: number;
-  view: number;
-  primary: number;
-  isPrimary: boolean;
-  status: string;
-  lastExecuted: number;
-  stableCheckpoint: number;
-  peers: number[];
-}
+/** What a replica's /status answers (the replica host's own type). */
+export type Status = ReplicaStatus;
 
 export class TestCluster {
   readonly procs = new Map<number, ChildProcess>();
