@@ -7,7 +7,6 @@ import type { Millis, NodeId } from "../core/ids.ts";
 import type { Prng } from "../core/prng.ts";
 import type { Context, Process, ProcessFactory, Storage, TimerId } from "../core/process.ts";
 import { checkMacWith, macWith } from "../crypto/mac.ts";
-import type { KeyPair } from "../crypto/sign.ts";
 import type { Adversary, AdversaryApi } from "./adversary/types.ts";
 import type { LinkConfig, NetworkConfig } from "./network.ts";
 import type { Simulation } from "./simulation.ts";
@@ -92,7 +91,6 @@ export interface Slot<Msg, Tag> {
   adversary: Adversary<Msg> | null;
   advApi: AdversaryApi<Msg> | null;
   history: Array<{ to: NodeId; msg: Msg; at: Millis }>;
-  keys: KeyPair | null;
   counters: Map<string, number>;
   timersPending: number;
 }
@@ -131,10 +129,10 @@ export class NodeContext<Msg, Tag> implements Context<Msg, Tag> {
     return this.sim.verifyBy(signer, data, signature);
   }
   mac(peer: NodeId, data: Uint8Array): Uint8Array {
-    return macWith(this.sim.pairMacKey(this.slot.id, peer), data);
+    return macWith(this.sim.keys.pairMacKey(this.slot.id, peer), data);
   }
   checkMac(peer: NodeId, data: Uint8Array, tag: Uint8Array): boolean {
-    return checkMacWith(this.sim.pairMacKey(this.slot.id, peer), data, tag);
+    return checkMacWith(this.sim.keys.pairMacKey(this.slot.id, peer), data, tag);
   }
   trace(label: string, detail?: unknown): void {
     this.sim.recordLocal(this.slot, "local", label, detail);

@@ -14,11 +14,11 @@ import { assert } from "../core/assert.ts";
 import { PhalanxError } from "../core/errors.ts";
 import { type Millis, type NodeId, nodeIds } from "../core/ids.ts";
 import { limits } from "../core/limits.ts";
-import { hashString32, Prng } from "../core/prng.ts";
+import { Prng } from "../core/prng.ts";
 import type { Process, ProcessFactory, TimerId } from "../core/process.ts";
-import { checkMacWith, fastSign, fastVerify, MacKey, macWith } from "../crypto/mac.ts";
-import { sign as edSign, verify as edVerify, type KeyPair, keyPairFromPrng } from "../crypto/sign.ts";
+import { checkMacWith, macWith } from "../crypto/mac.ts";
 import type { Adversary, AdversaryApi } from "./adversary/types.ts";
+import { SimKeys } from "./keys.ts";
 import { defaultLink, type LinkConfig, sampleLatency, validateLink } from "./network.ts";
 import {
   type LocalClock,
@@ -85,11 +85,7 @@ export class Simulation<Msg, Tag = unknown> {
   /** Pending timer id → event slot. */
   private readonly timers = new Map<number, number>();
   private timerIdNext = 1;
-  private readonly fastSignatures: boolean;
   /** MAC secrets by the lower, then the higher node id of the pair (no string per lookup). */
-  private readonly pairKeys = new Map<number, Map<number, Uint8Array>>();
-  /** Prepared MAC keys by pair, keyed lo * 2^21 + hi (node ids are below 2^20; -1 is allowed). */
-  private readonly pairMacKeys = new Map<number, MacKey>();
   private msgIdNext = 1;
   private nowMs = 0;
   private started = false;
@@ -117,7 +113,7 @@ export class Simulation<Msg, Tag = unknown> {
     this.traceData = options.traceData ?? true;
     this.trace = this.tracing ? [] : null;
     this.crashLoss = options.crashLoss ?? "random";
-    this.fastSignatures = options.signatures === "fast";
+    this.keys = new SimKeys(this.seed, options.signatures === "fast");
     this.historyMax = options.adversaryHistoryMax ?? 1000;
     if (options.rounds) {
       if (!(options.rounds.roundMs > 0)) throw new PhalanxError("BAD_CONFIG", "roundMs must be > 0");
@@ -163,7 +159,6 @@ export class Simulation<Msg, Tag = unknown> {
         adversary: null,
         advApi: null,
         history: [],
-        keys: null,
         counters: new Map(),
         timersPending: 0,
       } as unknown as Slot<Msg, Tag>;
@@ -405,7 +400,7 @@ export class Simulation<Msg, Tag = unknown> {
   }
 
   publicKey(node: number): Uint8Array {
-    return this.keysOf(this.slotOrThrow(node)).publicRaw;
+    return this.keys.keyPair(this.slotOrThrow(node).id).publicRaw;
   }
 
   /** The header line of this run's trace. */
@@ -428,62 +423,16 @@ export class Simulation<Msg, Tag = unknown> {
     return i === undefined ? undefined : this.slots[i];
   }
 
-  keysOf(slot: Slot<Msg, Tag>): KeyPair {
-    if (slot.keys === null) {
-      // Per-node key stream derived from (seed, id) only, so key creation order never matters.
-      slot.keys = keyPairFromPrng(
-        new Prng([this.seed >>> 0, hashString32(`key-${slot.id}`), slot.id, 0x2545f491]),
-      );
-    }
-    return slot.keys;
-  }
-
-  /**
-   * The MAC secret nodes `a` and `b` share (both derive the same one; the runtime gets it from
-   * an X25519 exchange). Any node, client ids included, may have one.
-   */
-  pairKey(a: number, b: number): Uint8Array {
-    const lo = a < b ? a : b;
-    const hi = a < b ? b : a;
-    let byHi = this.pairKeys.get(lo);
-    if (byHi === undefined) {
-      byHi = new Map();
-      this.pairKeys.set(lo, byHi);
-    }
-    let key = byHi.get(hi);
-    if (key === undefined) {
-      const prng = new Prng([this.seed >>> 0, hashString32(`mac-${lo}/${hi}`), lo, hi ^ 0x9e3779b9]);
-      key = new Uint8Array(32);
-      const view = new DataView(key.buffer);
-      for (let i = 0; i < 8; i++) view.setUint32(i * 4, prng.nextU32());
-      byHi.set(hi, key);
-    }
-    return key;
-  }
-
-  /** `pairKey(a, b)` prepared for MACs (its HMAC midstates computed once). */
-  pairMacKey(a: number, b: number): MacKey {
-    const lo = a < b ? a : b;
-    const hi = a < b ? b : a;
-    const k = lo * 2_097_152 + hi;
-    let m = this.pairMacKeys.get(k);
-    if (m === undefined) {
-      m = new MacKey(this.pairKey(lo, hi));
-      this.pairMacKeys.set(k, m);
-    }
-    return m;
-  }
+  /** Node keys and pair MAC keys of this run (keys.ts). */
+  readonly keys: SimKeys;
 
   signAs(slot: Slot<Msg, Tag>, data: Uint8Array): Uint8Array {
-    if (this.fastSignatures) return fastSign(this.pairKey(slot.id, -1), data);
-    return edSign(this.keysOf(slot).privateKey, data);
+    return this.keys.sign(slot.id, data);
   }
 
   verifyBy(signer: number, data: Uint8Array, signature: Uint8Array): boolean {
     const s = this.slotOf(signer as NodeId);
-    if (s === undefined) return false;
-    if (this.fastSignatures) return fastVerify(this.pairKey(s.id, -1), data, signature);
-    return edVerify(this.keysOf(s).publicKey, data, signature);
+    return s !== undefined && this.keys.verify(s.id, data, signature);
   }
 
   localTime(slot: Slot<Msg, Tag>): Millis {
@@ -901,11 +850,11 @@ export class Simulation<Msg, Tag = unknown> {
         sim.queue.push(e);
       },
       sign: (data: Uint8Array) => sim.signAs(slot, data),
-      mac: (peer: NodeId, data: Uint8Array) => macWith(sim.pairMacKey(slot.id, peer), data),
+      mac: (peer: NodeId, data: Uint8Array) => macWith(sim.keys.pairMacKey(slot.id, peer), data),
       verify: (signer: NodeId, data: Uint8Array, signature: Uint8Array) =>
         sim.verifyBy(signer, data, signature),
       checkMac: (peer: NodeId, data: Uint8Array, tag: Uint8Array) =>
-        checkMacWith(sim.pairMacKey(slot.id, peer), data, tag),
+        checkMacWith(sim.keys.pairMacKey(slot.id, peer), data, tag),
       history: slot.history,
     };
   }
