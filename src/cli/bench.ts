@@ -5,15 +5,8 @@
  * For the comparison with etcd on one machine, see `npm run bench` (bench/cluster.ts).
  */
 import type { Command } from "commander";
-import { InvalidArgumentError } from "commander";
 import { connect } from "../client/client.ts";
-
-const intArg = (name: string, min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min)
-    throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
-  return n;
-};
+import { parseIntOption } from "./sim.ts";
 
 interface BenchOptions {
   dir: string;
@@ -38,13 +31,13 @@ export function registerBench(program: Command): void {
     .option(
       "--client <k>",
       "client key to use (one per concurrently running client process)",
-      intArg("--client", 0),
+      parseIntOption("--client", 0),
       2,
     )
-    .option("--concurrency <n>", "operations in flight", intArg("--concurrency", 1), 16)
-    .option("--seconds <s>", "how long to measure (after a 1 s warm-up)", intArg("--seconds", 1), 10)
-    .option("--value-bytes <n>", "size of each value written", intArg("--value-bytes", 0), 16)
-    .option("--keys <n>", "keys drawn uniformly from this many", intArg("--keys", 1), 10_000)
+    .option("--concurrency <n>", "operations in flight", parseIntOption("--concurrency", 1), 16)
+    .option("--seconds <s>", "how long to measure (after a 1 s warm-up)", parseIntOption("--seconds", 1), 10)
+    .option("--value-bytes <n>", "size of each value written", parseIntOption("--value-bytes", 0), 16)
+    .option("--keys <n>", "keys drawn uniformly from this many", parseIntOption("--keys", 1), 10_000)
     .option("--reads", "get instead of put (the read-only path)", false)
     .action(async (o: BenchOptions) => {
       const kv = await connect({ dir: o.dir, config: o.config, client: o.client, sessions: o.concurrency });

@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import pino from "pino";
 import { connect, type PhalanxClient } from "../client/client.ts";
 import { PhalanxClientError } from "../client/errors.ts";
@@ -18,13 +18,7 @@ import { runMaelstrom } from "../maelstrom/node.ts";
 import { byzantineStrategies } from "../runtime/byzantine.ts";
 import { clusterPath, initCluster, loadCluster } from "../runtime/config.ts";
 import { ReplicaHost } from "../runtime/replica-host.ts";
-
-const intArg = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0)
-    throw new InvalidArgumentError(`${name} must be a non-negative integer`);
-  return n;
-};
+import { parseIntOption } from "./sim.ts";
 
 const binPath = fileURLToPath(new URL("../../bin/phalanx.js", import.meta.url));
 
@@ -42,8 +36,13 @@ export function registerCluster(program: Command): void {
         "Writes <dir>/cluster.json (public, the same on every host) and <dir>/keys/*.json (private, mode 0600).",
     )
     .option("--dir <dir>", "where to write", "data")
-    .option("--replicas <n>", "replicas (n = 3f+1 tolerates f Byzantine ones)", intArg("--replicas"), 4)
-    .option("--clients <n>", "client keys to create", intArg("--clients"), 4)
+    .option(
+      "--replicas <n>",
+      "replicas (n = 3f+1 tolerates f Byzantine ones)",
+      parseIntOption("--replicas", 0),
+      4,
+    )
+    .option("--clients <n>", "client keys to create", parseIntOption("--clients", 0), 4)
     .option(
       "--host <host>",
       "address every replica listens on (edit cluster.json for several hosts)",
@@ -52,7 +51,7 @@ export function registerCluster(program: Command): void {
     .option(
       "--port <port>",
       "first port: replica i uses port+2i (peers) and port+2i+1 (HTTP)",
-      intArg("--port"),
+      parseIntOption("--port", 1, 65535),
       7100,
     )
     .option("--force", "replace an existing configuration (its keys and data become useless)", false)
@@ -79,7 +78,7 @@ export function registerCluster(program: Command): void {
   program
     .command("start")
     .description("Run one replica in this process (logs JSON lines to stderr; Ctrl-C stops it cleanly).")
-    .requiredOption("--id <n>", "which replica of cluster.json", intArg("--id"))
+    .requiredOption("--id <n>", "which replica of cluster.json", parseIntOption("--id", 0))
     .option("--dir <dir>", "directory written by phalanx init", "data")
     .option("--config <file>", "cluster configuration (default <dir>/cluster.json)")
     .option(
@@ -115,8 +114,8 @@ export function registerCluster(program: Command): void {
         "Replica logs go to <dir>/replica-<id>.log. Ctrl-C stops every replica cleanly.",
     )
     .option("--dir <dir>", "data directory", "data")
-    .option("--replicas <n>", "replicas, when it has to init", intArg("--replicas"), 4)
-    .option("--port <port>", "first port, when it has to init", intArg("--port"), 7100)
+    .option("--replicas <n>", "replicas, when it has to init", parseIntOption("--replicas", 0), 4)
+    .option("--port <port>", "first port, when it has to init", parseIntOption("--port", 1, 65535), 7100)
     .action(async (o: { dir: string; replicas: number; port: number }) => {
       if (!existsSync(clusterPath(o.dir))) {
         initCluster({
@@ -186,8 +185,8 @@ export function registerCluster(program: Command): void {
       .command(spec)
       .option("--dir <dir>", "directory written by phalanx init", "data")
       .option("--config <file>", "cluster configuration (default <dir>/cluster.json)")
-      .option("--client <k>", "client key to use (keys/client-<k>.json)", intArg("--client"), 0)
-      .option("--timeout <ms>", "give up after this long", intArg("--timeout"), 10_000)
+      .option("--client <k>", "client key to use (keys/client-<k>.json)", parseIntOption("--client", 0), 0)
+      .option("--timeout <ms>", "give up after this long", parseIntOption("--timeout", 0), 10_000)
       .option("--json", "print the full result as JSON", false);
 
   type KvOpts = { dir: string; config?: string; client: number; timeout: number; json: boolean };
@@ -253,7 +252,7 @@ export function registerCluster(program: Command): void {
     );
   kvCommand("scan [prefix]")
     .description("List keys starting with PREFIX, in order: key<TAB>value")
-    .option("--limit <n>", "at most this many", intArg("--limit"), 100)
+    .option("--limit <n>", "at most this many", parseIntOption("--limit", 0), 100)
     .action(async (prefix: string | undefined, so: { limit: number }, cmd: Command) =>
       withClient(cmd, async (c, o) => {
         const entries = await c.scan(prefix ?? "", so.limit);
@@ -269,11 +268,11 @@ export function registerCluster(program: Command): void {
       "Serve the store over HTTP (a trusted local process holding a client key):\n" +
         "  GET/PUT/DELETE /kv/{key}, POST /kv/{key}/cas {from,to}, GET /kv?prefix=&limit=",
     )
-    .option("--port <port>", "port to listen on", intArg("--port"), 8080)
+    .option("--port <port>", "port to listen on", parseIntOption("--port", 1, 65535), 8080)
     .option("--host <host>", "address to bind (anyone who reaches it acts as the client key)", "127.0.0.1")
     .option("--dir <dir>", "directory written by phalanx init", "data")
     .option("--config <file>", "cluster configuration (default <dir>/cluster.json)")
-    .option("--client <k>", "client key to use (keys/client-<k>.json)", intArg("--client"), 1)
+    .option("--client <k>", "client key to use (keys/client-<k>.json)", parseIntOption("--client", 0), 1)
     .action(async (o: { port: number; host: string; dir: string; config?: string; client: number }) => {
       const gw = await startGateway({
         port: o.port,

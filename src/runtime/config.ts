@@ -246,11 +246,7 @@ export function readKeyFile(path: string, cluster: ClusterConfig): NodeKeys {
 export function pairMacSecret(keys: NodeKeys, cluster: ClusterConfig, peer: number): Uint8Array | undefined {
   const dh = dhPublicOf(cluster, peer);
   if (dh === undefined) return undefined;
-  const publicKey = createPublicKey({
-    key: { kty: "OKP", crv: "X25519", x: Buffer.from(dh).toString("base64url") },
-    format: "jwk",
-  });
-  const shared = diffieHellman({ privateKey: keys.dhPrivate, publicKey });
+  const shared = diffieHellman({ privateKey: keys.dhPrivate, publicKey: publicKeyObject(dh, "X25519") });
   const lo = Math.min(keys.id, peer);
   const hi = Math.max(keys.id, peer);
   return new Uint8Array(hkdfSync("sha256", shared, "phalanx-mac-v1", `${lo}/${hi}`, 32));

@@ -20,14 +20,8 @@ import type { Millis, NodeId } from "../core/ids.ts";
 import { Prng } from "../core/prng.ts";
 import type { Context, Process, Storage, TimerId } from "../core/process.ts";
 import { checkMacWith, MacKey, macWith } from "../crypto/mac.ts";
-import {
-  type ClusterConfig,
-  identityOf,
-  type NodeKeys,
-  pairMacSecret,
-  publicKeyObject,
-  signPublicOf,
-} from "./config.ts";
+import { publicKeyFromRaw } from "../crypto/sign.ts";
+import { type ClusterConfig, identityOf, type NodeKeys, pairMacSecret, signPublicOf } from "./config.ts";
 import type { Metrics } from "./metrics.ts";
 
 /** Storage with an asynchronous commit: the runtime's lmdb store, or memory for clients (storage.ts). */
@@ -86,7 +80,7 @@ export class NodeCrypto implements CryptoPort {
     let key = this.verifyKeys.get(identity);
     if (key === undefined) {
       const raw = signPublicOf(this.cluster, identity);
-      key = raw === undefined ? null : publicKeyObject(raw, "Ed25519");
+      key = raw === undefined ? null : publicKeyFromRaw(raw);
       this.verifyKeys.set(identity, key);
     }
     if (key === null) return false;
