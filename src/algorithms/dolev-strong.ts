@@ -1,3 +1,40 @@
+/**
+ * Signed rounds with early stopping: Dolev and Strong's authenticated Byzantine agreement
+ * ("Authenticated algorithms for Byzantine agreement", SIAM J. Computing 1983) run as the seed
+ * describes it (seed 002, "A timeline perspective" to "Traitor is stymied"): every general signs
+ * its vote and sends it to all; in each later round every general relays, with its own signature
+ * appended, each signed vote it learned in the round before ("General Smith sent me:
+ * attack_(signed Smith)"). A chain received in round r must carry r distinct valid signatures,
+ * the voter's first and the sender's last, or it is dropped and counted. After f+1 rounds
+ * (f = faults tolerated) every loyal general holds the same set of signed votes: a chain
+ * accepted in the last round has f+1 signers, one of them loyal, who relayed it to everyone
+ * earlier. A voter with exactly one signed vote counts with it; a traitor that signed both
+ * ("double-votes") or none is weeded out. The decision is the majority of the counted votes, a
+ * tie attacking (the seed's rule). Messages: at most one envelope per pair per round, so at most
+ * (f+1)·n² (the seed's "costs were steep").
+ *
+ * Early stopping (Dolev, Reischuk and Strong, "Early stopping in Byzantine agreement", JACM
+ * 1990; the seed's min(t+2, f+1) with t the faults that really occur): in this mode every
+ * active general sends every other general one envelope per round, the same to all of them,
+ * even when it has nothing to relay. A general decides at the end of round r >= 2 if no general
+ * it heard from in round r-1 fell silent in round r (a clean round), or if a general that
+ * decided told it so; it then sends one last envelope (its final relays and a "decided" flag)
+ * and halts. A faulty general can make at most one round unclean for a given loyal general
+ * (the round it falls silent), so every loyal general decides by round min(t+2, f+1). Round 1
+ * never counts as clean: a traitor that signs conflicting votes looks clean in round 1 and is
+ * only visible in round 2. A general whose own signature comes back on a vote it never signed
+ * holds a vote it cannot relay (a chain cannot carry one signer twice); it never stops early,
+ * since its "decided" flag would stand for a vote the others may lack.
+ *
+ * The early rule is argued for, and tested on, traitors that do any mix of: crash (stop for
+ * good, possibly part-way through a round), sign conflicting votes in round 1 and otherwise
+ * follow the protocol, or add chains that fail verification. A traitor that keeps talking to a
+ * general while hiding a signed vote from it (strategy "hide") is outside that model: no local
+ * rule tells that silence apart, and early stopping can then break agreement (deterministic
+ * early stopping against every Byzantine behaviour with dishonest majorities is a harder,
+ * open-ended problem). Without early stopping (`early=0`), the plain f+1 rounds hold against
+ * every traitor behaviour, any t <= f <= n-1.
+ */
 import { PhalanxError } from "../core/errors.ts";
 import { type NodeId, nodeIds } from "../core/ids.ts";
 import type { Adversary } from "../sim/adversary/types.ts";
