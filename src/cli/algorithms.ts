@@ -8,6 +8,7 @@ import { writeFileSync } from "node:fs";
 import { algorithms } from "../algorithms/registry.ts";
 import type { Algorithm } from "../algorithms/types.ts";
 import { PhalanxError } from "../core/errors.ts";
+import { viewerCommand } from "../ui/build.ts";
 
 export interface AlgorithmFlags {
   nodes?: number;
@@ -64,6 +65,8 @@ export async function runAlgorithm(name: string, flags: AlgorithmFlags): Promise
     console.log(JSON.stringify({ algorithm: name, seed: flags.seed, ok: result.ok, ...result.figures }));
   } else {
     for (const line of result.lines) console.log(line);
+    if (flags.trace !== undefined && result.traceJsonl !== undefined)
+      console.log(`wrote trace to ${flags.trace}; view it: ${viewerCommand(flags.trace)}`);
   }
   return result.ok ? 0 : 1;
 }

@@ -7,6 +7,7 @@ import { isPhalanxError } from "../core/errors.ts";
 import { registerBench } from "./bench.ts";
 import { registerCluster } from "./cluster.ts";
 import { registerSim } from "./sim.ts";
+import { registerUi } from "./ui.ts";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerSim(program);
   registerCluster(program);
   registerBench(program);
+  registerUi(program);
   return program;
 }
 

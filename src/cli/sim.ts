@@ -5,10 +5,12 @@
 import { writeFileSync } from "node:fs";
 import { type Command, Option } from "commander";
 import { PhalanxError } from "../core/errors.ts";
+import { type NodeId, nodeId } from "../core/ids.ts";
 import { protocolSpec, protocols } from "../protocols.ts";
 import { describePlan, PROFILE_HELP, PROFILES } from "../sim/faults.ts";
 import { parseSeedRange, replayCommand, runScenario, runSwarm } from "../sim/run.ts";
 import { traceToShiViz } from "../sim/trace.ts";
+import { viewerCommand } from "../ui/build.ts";
 import { algorithmHelp, isAlgorithm, runAlgorithm } from "./algorithms.ts";
 
 export function parseIntOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -38,6 +40,20 @@ interface SimFlags {
   traitors?: number;
   strategy?: string;
   set?: string[];
+  byzantine?: Array<{ node: NodeId; strategy: string }>;
+}
+
+/** `--byzantine 0=silent,2=equivocate`: which nodes run which adversary strategy. */
+export function parseByzantine(text: string): Array<{ node: NodeId; strategy: string }> {
+  return text.split(",").map((part) => {
+    const m = /^\s*(\d+)\s*=\s*([a-z][a-z0-9-]*)\s*$/.exec(part);
+    if (m === null)
+      throw new PhalanxError(
+        "BAD_ARGUMENT",
+        `--byzantine wants NODE=STRATEGY[,NODE=STRATEGY], got "${part}"`,
+      );
+    return { node: nodeId(Number(m[1])), strategy: m[2] as string };
+  });
 }
 
 function runSim(name: string | undefined, flags: SimFlags): number {
@@ -56,6 +72,7 @@ function runSim(name: string | undefined, flags: SimFlags): number {
     faults: flags.faults,
     trace: true,
     signatures: flags.signatures,
+    ...(flags.byzantine !== undefined ? { byzantine: flags.byzantine } : {}),
     ...(flags.until !== undefined ? { untilMs: flags.until } : {}),
     ...(flags.healAt !== undefined ? { healAtMs: flags.healAt } : {}),
   });
@@ -96,12 +113,12 @@ function runSim(name: string | undefined, flags: SimFlags): number {
     if (r.violations.length === 0) console.log("checks: all passed");
     for (const v of r.violations) console.log(`VIOLATION [${v.checker}] ${v.message}`);
     console.log(`trace: ${r.sim.trace?.length ?? 0} events, sha256 ${r.traceHash}`);
-    if (flags.trace) console.log(`wrote trace to ${flags.trace}`);
+    if (flags.trace) console.log(`wrote trace to ${flags.trace}; view it: ${viewerCommand(flags.trace)}`);
     if (flags.shiviz)
       console.log(`wrote ShiViz log to ${flags.shiviz} (upload it at ShiViz's "Try out ShiViz" page)`);
     if (r.violations.length > 0) {
       console.log(
-        `replay: ${replayCommand(protocol, flags.seed, nodes, flags.faults, flags.until, flags.signatures)}`,
+        `replay: ${replayCommand(protocol, flags.seed, nodes, flags.faults, flags.until, flags.signatures, flags.byzantine)}`,
       );
     }
   }
@@ -181,6 +198,11 @@ export function registerSim(program: Command): void {
     )
     .option("--strategy <name>", "algorithms: what the traitors (or the scheduler) do")
     .option(
+      "--byzantine <node=strategy,...>",
+      "protocols: make these nodes Byzantine with these strategies (e.g. 0=silent for a silent PBFT primary)",
+      parseByzantine,
+    )
+    .option(
       "--set <key=value>",
       "algorithms: a setting of the algorithm (repeatable)",
       (v: string, prev: string[] = []) => [...prev, v],
@@ -201,6 +223,7 @@ export function registerSim(program: Command): void {
         "Examples:\n" +
         "  phalanx sim --protocol gossip --nodes 8 --seed 7 --faults chaos\n" +
         "  phalanx sim gossip --seed 3 --trace run.jsonl --shiviz run.log\n" +
+        "  phalanx sim pbft --byzantine 0=silent --trace vc.jsonl   (a view change; see it with phalanx ui)\n" +
         "  phalanx sim swarm --protocol gossip --seeds 1..200\n",
     )
     .action(async (name: string | undefined, flags: SimFlags) => {

@@ -27,7 +27,8 @@ function loadX509(): Promise<typeof X509> {
   x509Loaded ??= (async () => {
     await import("reflect-metadata");
     const x509 = await import("@peculiar/x509");
-    x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+    // Node's webcrypto is the Web Crypto API x509 expects; the two type packages spell it differently.
+    x509.cryptoProvider.set(webcrypto as never);
     return x509;
   })();
   return x509Loaded;

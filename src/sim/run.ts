@@ -8,7 +8,7 @@ import { type Millis, type NodeId, nodeIds } from "../core/ids.ts";
 import { limits } from "../core/limits.ts";
 import { compose, delaying, dropping, duplicating, replaying, silent } from "./adversary/strategies.ts";
 import type { Adversary } from "./adversary/types.ts";
-import { applyPlan, type FaultPlan, profilePlan, randomPlan } from "./faults.ts";
+import { applyPlan, type FaultPlan, GENERIC_STRATEGIES, profilePlan, randomPlan } from "./faults.ts";
 import type { ProtocolSpec, Violation } from "./protocol.ts";
 import { Simulation } from "./simulation.ts";
 import { traceHash, traceToJsonl } from "./trace.ts";
@@ -23,6 +23,8 @@ export interface RunOptions {
   trace?: boolean;
   /** Signature scheme of the run (see SimOptions.signatures); default "ed25519". */
   signatures?: "ed25519" | "fast";
+  /** Byzantine nodes chosen by hand; they replace the plan's choice for those nodes. */
+  byzantine?: ReadonlyArray<{ node: NodeId; strategy: string }>;
 }
 
 export interface RunResult<Msg, Tag> {
@@ -76,6 +78,15 @@ export function runScenario<Msg, Tag>(
         ? randomPlan(options.seed, nodes, tol, healAtMs)
         : profilePlan(faults, options.seed, nodes, tol, healAtMs);
 
+  if (options.byzantine !== undefined && options.byzantine.length > 0) {
+    const chosen = new Set(options.byzantine.map((b) => b.node));
+    for (const b of options.byzantine) {
+      if (!Number.isInteger(b.node) || b.node < 0 || b.node >= n)
+        throw new PhalanxError("BAD_ARGUMENT", `--byzantine: node ${b.node} is not one of 0..${n - 1}`);
+    }
+    plan.byzantine = [...plan.byzantine.filter((b) => !chosen.has(b.node)), ...options.byzantine];
+  }
+
   const all = nodeIds(n + (spec.extraNodes?.(n) ?? 0));
   const simOptions = {
     seed: options.seed,
@@ -92,7 +103,7 @@ export function runScenario<Msg, Tag>(
     if (adv === undefined) {
       throw new PhalanxError(
         "BAD_ARGUMENT",
-        `protocol ${spec.name} has no Byzantine strategy "${b.strategy}"`,
+        `protocol ${spec.name} has no Byzantine strategy "${b.strategy}"; choose one of: ${[...GENERIC_STRATEGIES, ...tol.strategies].join(", ")}`,
       );
     }
     sim.setAdversary(b.node, adv);
@@ -129,10 +140,15 @@ export function replayCommand(
   faults: string,
   untilMs?: Millis,
   signatures?: "ed25519" | "fast",
+  byzantine?: ReadonlyArray<{ node: NodeId; strategy: string }>,
 ): string {
   const until = untilMs === undefined ? "" : ` --until ${untilMs}`;
   const sig = signatures === "fast" ? " --signatures fast" : "";
-  return `phalanx sim --protocol ${protocol} --nodes ${nodes} --seed ${seed} --faults ${faults}${until}${sig}`;
+  const byz =
+    byzantine === undefined || byzantine.length === 0
+      ? ""
+      : ` --byzantine ${byzantine.map((b) => `${b.node}=${b.strategy}`).join(",")}`;
+  return `phalanx sim --protocol ${protocol} --nodes ${nodes} --seed ${seed} --faults ${faults}${until}${sig}${byz}`;
 }
 
 export interface SwarmFailure {

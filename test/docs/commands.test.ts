@@ -4,8 +4,8 @@
  * and must exit 0 and print something. `a && b` runs as two commands.
  *
  * Pages that use a cluster run in a fresh temporary directory (so `./data` is theirs):
- * `phalanx up`, `phalanx start` and `phalanx gateway` run in the background, as a reader runs
- * them in another shell, and are stopped with Ctrl-C (SIGINT) at the end of the page; a page
+ * `phalanx up`, `phalanx start`, `phalanx gateway` and `phalanx ui` run in the background, as a
+ * reader runs them in another shell, and are stopped with Ctrl-C (SIGINT) at the end of the page; a page
  * that uses `kv` or `status` without starting a cluster first gets one from `phalanx up`, as
  * the README's `npm start` gives it.
  */
@@ -42,8 +42,8 @@ function commandsOf(text: string): string[] {
   return out;
 }
 
-const background = /^npx phalanx (up|start|gateway)\b/;
-const clusterCommand = /^npx phalanx (up|start|gateway|kv|status|init)\b|^curl /;
+const background = /^npx phalanx (up|start|gateway|ui)\b/;
+const clusterCommand = /^npx phalanx (up|start|gateway|kv|status|init|ui)\b|^curl /;
 const needsCluster = /^npx phalanx (kv|status)\b|^curl /;
 
 /** Splits a command line into words; quotes group words (no escapes, no expansion). */
@@ -71,7 +71,7 @@ function startBackground(command: string, cwd: string): Promise<ChildProcess> {
     const timer = setTimeout(() => reject(new Error(`${command}: not ready after 30 s:\n${seen}`)), 30_000);
     const check = (chunk: Buffer) => {
       seen += chunk.toString();
-      if (/running|gateway on|listening/.test(seen)) {
+      if (/running|gateway on|listening|Phalanx UI on/.test(seen)) {
         clearTimeout(timer);
         resolve(p);
       }
