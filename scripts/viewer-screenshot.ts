@@ -15,7 +15,7 @@ import { nodeId } from "../src/core/ids.ts";
 import { protocolSpec } from "../src/protocols.ts";
 import { runScenario } from "../src/sim/run.ts";
 import { parseJsonl } from "../src/sim/trace.ts";
-import { launchBrowser, startUi, zoomToEvent } from "../test/web/browser.ts";
+import { launchBrowser, startUi, wheelZoom, zoomToEvent } from "../test/web/browser.ts";
 
 const out = resolve(import.meta.dirname, "../docs/img/viewer-pbft-view-change.png");
 
@@ -51,8 +51,7 @@ try {
   if (vc === null) throw new Error("VIEW-CHANGE not drawn");
   await page.mouse.move(vc.x + 40, vc.y);
   for (let k = 0; k < 2; k++) {
-    await page.mouse.wheel(0, -400);
-    await page.waitForTimeout(300); // the wheel zoom animates over a few frames
+    await wheelZoom(page, -400);
   }
   // Pan right so the view change sits in the left third rather than at the edge.
   await page.mouse.down();

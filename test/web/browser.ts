@@ -70,3 +70,19 @@ export async function zoomToEvent(page: Page, i: number): Promise<{ x: number; y
   }
   throw new Error(`could not reach event ${i} by zooming`);
 }
+
+/** One mouse-wheel step where the pointer is, then waits until the diagram has redrawn. */
+export async function wheelZoom(page: Page, deltaY: number): Promise<void> {
+  const label = "[data-testid=time-label]";
+  const before = await page.textContent(label);
+  await page.mouse.wheel(0, deltaY);
+  await page
+    .waitForFunction(
+      ([sel, old]) => document.querySelector(sel as string)?.textContent !== old,
+      [label, before],
+      {
+        timeout: 2000,
+      },
+    )
+    .catch(() => undefined); // at the zoom limit nothing changes
+}

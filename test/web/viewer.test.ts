@@ -15,7 +15,7 @@ import { protocolSpec } from "../../src/protocols.ts";
 import { runScenario } from "../../src/sim/run.ts";
 import { checkCut, parseJsonl, type TraceEvent } from "../../src/sim/trace.ts";
 import type { UiServer } from "../../src/ui/server.ts";
-import { launchBrowser, startUi, zoomToEvent } from "./browser.ts";
+import { launchBrowser, startUi, wheelZoom, zoomToEvent } from "./browser.ts";
 
 const fixturePath = join(import.meta.dirname, "fixtures/gossip-chaos-seed3.jsonl");
 const fixture = parseJsonl(readFileSync(fixturePath, "utf8"));
@@ -233,15 +233,40 @@ describe("trace viewer in chromium", () => {
     const events = parseJsonl(jsonl).events;
     assert.equal(events.length, 5000);
     const ms = await openFile(page, big);
+    const stampedBig = events.filter((e) => e.vt !== undefined);
+    const sent = new Set(events.filter((e) => e.kind === "send").map((e) => e.msg));
+    const arrows = events.filter((e) => (e.kind === "recv" || e.kind === "drop") && sent.has(e.msg)).length;
+    // Thousands of events on screen: painted on the canvas, every one of them.
+    assert.equal(await page.getAttribute(".viewer", "data-mode"), "canvas");
     assert.equal(
-      await page.locator("circle[data-i]").count(),
-      events.filter((e) => e.vt !== undefined).length,
+      await page.getAttribute("[data-testid=dense-canvas]", "data-drawn-events"),
+      String(stampedBig.length),
+    );
+    assert.equal(
+      await page.getAttribute("[data-testid=dense-canvas]", "data-drawn-messages"),
+      String(arrows),
     );
     const renderMs = Number(await page.getAttribute(".viewer", "data-render-ms"));
     console.log(
       `5,000-event trace: shown ${ms.toFixed(0)} ms after the file was chosen (parse and draw ${renderMs} ms)`,
     );
     assert.ok(ms < 2000, `rendered in ${ms.toFixed(0)} ms`);
+    // Picking on the canvas: a click on replica 1's line selects one of replica 1's events.
+    const lane = await page.locator('g.lane[data-node="1"] line').boundingBox();
+    assert.ok(lane !== null);
+    for (let x = lane.x + lane.width * 0.3; x < lane.x + lane.width * 0.7; x += 3) {
+      await page.mouse.click(x, lane.y);
+      if (await page.isVisible("[data-testid=event-detail]")) break;
+    }
+    assert.match((await page.textContent("[data-testid=event-detail]")) ?? "", /^n1 /);
+    // Zoomed in far enough, the SVG elements come back.
+    await page.mouse.move(lane.x + lane.width / 2, lane.y);
+    for (let k = 0; k < 6 && (await page.getAttribute(".viewer", "data-mode")) === "canvas"; k++) {
+      await wheelZoom(page, -600);
+    }
+    assert.equal(await page.getAttribute(".viewer", "data-mode"), "svg");
+    assert.ok((await page.locator("circle[data-i]").count()) > 0);
+    await page.click("[data-testid=fit]");
     // PBFT phases in the legend, the silent primary marked Byzantine.
     for (const label of ["request", "pre-prepare", "prepare", "commit", "reply", "view-change", "new-view"])
       assert.equal(await page.locator(`.legend-item[data-label="${label}"]`).count(), 1, label);

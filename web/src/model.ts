@@ -56,6 +56,8 @@ export interface Arrow {
 export interface Trace {
   header?: TraceHeader;
   events: TraceEvent[];
+  /** Events by their index `i`. */
+  eventByI: Map<number, TraceEvent>;
   /** Node ids in lane order. */
   nodes: number[];
   byzantine: Set<number>;
@@ -187,6 +189,7 @@ export function indexTrace(
   return {
     ...(header ? { header } : {}),
     events,
+    eventByI: new Map(events.map((e) => [e.i, e])),
     nodes,
     byzantine: new Set(header?.byzantine ?? []),
     byNode,

@@ -16,6 +16,7 @@ import { type Selection, select } from "d3-selection";
 import { type D3ZoomEvent, type ZoomBehavior, type ZoomTransform, zoom, zoomIdentity } from "d3-zoom";
 import type { UiConfig } from "../../src/ui/api.ts";
 import { backwardColour, byzantineColour, labelColour, markerKinds, pbftPhases } from "./colors.ts";
+import { clearCanvas, type Dot, paint, type Segment, sizeCanvas } from "./dense.ts";
 import {
   type Arrow,
   backwardMessages,
@@ -40,6 +41,19 @@ const laneMax = 56;
 const labelLimit = 160;
 
 type XMode = "order" | "time";
+
+/** Above this many events on screen, dots and arrows are painted on a canvas (dense.ts). */
+const denseEvents = 1500;
+
+interface VisibleArrow {
+  a: Arrow;
+  x1: number;
+  y1: number;
+  x2: number;
+  y2: number;
+  crossing: boolean;
+  dim: boolean;
+}
 
 interface State {
   trace?: Trace;
@@ -157,10 +171,10 @@ export function mountViewer(root: HTMLElement, config: UiConfig): void {
   timebar.append(playButton, slider, timeLabel);
 
   const body = el("div", { class: "viewer-body" });
-  const canvas = el("div", { class: "canvas", "data-testid": "diagram" });
+  const box = el("div", { class: "canvas", "data-testid": "diagram" });
   const details = el("aside", { class: "details", "data-testid": "details" });
   details.textContent = "Click an event to see its causal past and future.";
-  body.append(canvas, details);
+  body.append(box, details);
   const empty = el("div", { class: "empty", "data-testid": "empty" });
   empty.innerHTML =
     "<p>Open a trace written by <code>phalanx sim … --trace run.jsonl</code>, or drop the file here.</p>" +
@@ -169,7 +183,10 @@ export function mountViewer(root: HTMLElement, config: UiConfig): void {
   const tooltip = el("div", { class: "tooltip", hidden: "" });
   root.append(toolbar, errorBox, notice, verdict, legend, timebar, empty, body, tooltip);
 
-  const svg = select(canvas).append("svg").attr("class", "diagram");
+  const svg = select(box).append("svg").attr("class", "diagram");
+  // On top of the SVG, ignoring the pointer: dots and arrows of dense views (dense.ts).
+  const denseCanvas = el("canvas", { class: "dense", "data-testid": "dense-canvas" });
+  box.append(denseCanvas);
   const defs = svg.append("defs");
   defs.append("clipPath").attr("id", "plot-clip").append("rect").attr("class", "clip-rect");
   const axisG = svg.append("g").attr("class", "axis");
@@ -205,11 +222,12 @@ export function mountViewer(root: HTMLElement, config: UiConfig): void {
   function layout(): void {
     const trace = state.trace;
     if (trace === undefined) return;
-    width = Math.max(300, canvas.clientWidth || 800);
-    const available = Math.max(200, window.innerHeight - canvas.getBoundingClientRect().top - 24);
+    width = Math.max(300, box.clientWidth || 800);
+    const available = Math.max(200, window.innerHeight - box.getBoundingClientRect().top - 24);
     laneH = Math.max(laneMin, Math.min(laneMax, (available - axisHeight) / Math.max(1, trace.nodes.length)));
     const height = axisHeight + laneH * trace.nodes.length + 10;
     svg.attr("width", width).attr("height", height);
+    sizeCanvas(denseCanvas, width, height);
     svg
       .select(".clip-rect")
       .attr("x", gutter)
@@ -312,26 +330,75 @@ export function mountViewer(root: HTMLElement, config: UiConfig): void {
     drawAxis();
     const evs = visibleEvents(trace).filter((e) => e.t <= state.timeT);
     const stamped = evs.filter((e) => e.vt !== undefined);
-    const rel = state.relations;
+    const dense = stamped.length > denseEvents;
+    root.dataset.mode = dense ? "canvas" : "svg";
+    const arrows = visibleArrows(trace);
+    drawEvents(dense ? [] : stamped);
+    drawMessages(dense ? [] : arrows);
+    if (dense) paintDense(stamped, arrows);
+    else clearCanvas(denseCanvas);
+    drawMarkers(evs);
+    drawLabels(dense ? [] : stamped);
+    drawDowntime(trace);
+    drawCut(trace);
+    timeLabel.textContent =
+      `t = ${state.timeT.toFixed(1)} ms of ${trace.tMax.toFixed(1)} · ${stamped.length} events on screen` +
+      (dense ? " (zoom in to label and pick single events)" : "");
+  }
 
+  const relationFill: Partial<Record<Relation, string>> = {
+    past: "#1f5fbf",
+    future: "#f08c00",
+    self: "#000",
+  };
+
+  function eventFill(e: TraceEvent): string {
+    return e.label !== undefined && e.msg !== undefined ? labelColour(e.label) : "#555";
+  }
+
+  function drawEvents(stamped: TraceEvent[]): void {
+    const rel = state.relations;
     const circles = evG
       .selectAll<SVGCircleElement, TraceEvent>("circle")
       .data(stamped, (d) => String(d.i))
-      .join((enter) => enter.append("circle").attr("r", 3.5))
+      .join((enter) =>
+        enter
+          .append("circle")
+          .attr("r", 3.5)
+          .attr("data-i", (d) => String(d.i))
+          .attr("data-node", (d) => String(d.node))
+          .attr("data-kind", (d) => d.kind)
+          .attr("fill", eventFill),
+      )
       .attr("cx", (d) => xScale(xKey(d)))
-      .attr("cy", (d) => laneY(d.node))
-      .attr("data-i", (d) => String(d.i))
-      .attr("data-node", (d) => String(d.node))
-      .attr("data-kind", (d) => d.kind)
-      .attr("fill", (d) => (d.label !== undefined && d.msg !== undefined ? labelColour(d.label) : "#555"));
+      .attr("cy", (d) => laneY(d.node));
     circles.attr("data-rel", rel ? (d) => rel.get(d) ?? "concurrent" : null);
+  }
 
-    drawMessages(trace);
-    drawMarkers(evs);
-    drawLabels(stamped);
-    drawDowntime(trace);
-    drawCut(trace);
-    timeLabel.textContent = `t = ${state.timeT.toFixed(1)} ms of ${trace.tMax.toFixed(1)} · ${stamped.length} events on screen`;
+  /** The same picture as the SVG elements, painted on the canvas. */
+  function paintDense(stamped: TraceEvent[], arrows: VisibleArrow[]): void {
+    const rel = state.relations;
+    const dots: Dot[] = stamped.map((e) => {
+      const r = rel?.get(e);
+      return {
+        x: xScale(xKey(e)),
+        y: laneY(e.node),
+        r: r === "self" ? 6 : 3,
+        fill: (r !== undefined && relationFill[r]) || eventFill(e),
+        alpha: r === "concurrent" ? 0.15 : 1,
+      };
+    });
+    const segments: Segment[] = arrows.map((d) => ({
+      x1: d.x1,
+      y1: d.y1,
+      x2: d.x2,
+      y2: d.y2,
+      stroke: d.crossing ? backwardColour : labelColour(d.a.message.label),
+      alpha: d.crossing ? 1 : d.dim ? 0.08 : 0.6,
+      width: d.crossing ? 3 : 1,
+      dashed: d.a.dropped,
+    }));
+    paint(denseCanvas, gutter, segments, dots);
   }
 
   function drawAxis(): void {
@@ -360,10 +427,23 @@ export function mountViewer(root: HTMLElement, config: UiConfig): void {
       .text((d) => (d === "time" ? "virtual time" : "event order"));
   }
 
-  function drawMessages(trace: Trace): void {
+  /** The arrows on screen, with their geometry and how they are highlighted. */
+  function visibleArrows(trace: Trace): VisibleArrow[] {
     const [x0, x1] = xScale.domain() as [number, number];
     const tNow = state.timeT;
-    const visible: Array<{ a: Arrow; x1: number; y1: number; x2: number; y2: number }> = [];
+    const rel = state.relations;
+    const causal = (e: TraceEvent | undefined) => {
+      const r = e && rel?.get(e);
+      return r === "self" || r === "past" || r === "future";
+    };
+    const cut = state.cut;
+    const crossing = (a: Arrow) =>
+      cut !== undefined &&
+      state.backward.has(a.message.id) &&
+      !a.dropped &&
+      ownIndex(a.end) <= (cut.get(a.end.node) ?? 0);
+    const dim = (a: Arrow) => rel !== undefined && !(causal(a.message.send) && (a.dropped || causal(a.end)));
+    const visible: VisibleArrow[] = [];
     for (const a of trace.arrows) {
       const send = a.message.send as TraceEvent;
       if (state.hiddenLabels.has(a.message.label) || send.t > tNow) continue;
@@ -379,41 +459,35 @@ export function mountViewer(root: HTMLElement, config: UiConfig): void {
         x2 = sxPix + (x2 - sxPix) * f;
         y2 = syPix + (y2 - syPix) * f;
       }
-      visible.push({ a, x1: sxPix, y1: syPix, x2, y2 });
+      visible.push({ a, x1: sxPix, y1: syPix, x2, y2, crossing: crossing(a), dim: dim(a) });
     }
-    const rel = state.relations;
-    const causal = (e: TraceEvent | undefined) => {
-      const r = e && rel?.get(e);
-      return r === "self" || r === "past" || r === "future";
-    };
-    const cut = state.cut;
-    const crossing = (d: (typeof visible)[number]) =>
-      cut !== undefined &&
-      state.backward.has(d.a.message.id) &&
-      !d.a.dropped &&
-      ownIndex(d.a.end) <= (cut.get(d.a.end.node) ?? 0);
+    return visible;
+  }
+
+  function drawMessages(visible: VisibleArrow[]): void {
+    const tNow = state.timeT;
     msgG
-      .selectAll<SVGLineElement, (typeof visible)[number]>("line")
+      .selectAll<SVGLineElement, VisibleArrow>("line")
       .data(visible, (d) => d.a.key)
-      .join("line")
+      .join((enter) =>
+        enter
+          .append("line")
+          .attr("data-msg", (d) => String(d.a.message.id))
+          .attr("data-label", (d) => d.a.message.label)
+          .classed("dropped", (d) => d.a.dropped),
+      )
       .attr("x1", (d) => d.x1)
       .attr("y1", (d) => d.y1)
       .attr("x2", (d) => d.x2)
       .attr("y2", (d) => d.y2)
-      .attr("data-msg", (d) => String(d.a.message.id))
-      .attr("data-label", (d) => d.a.message.label)
-      .attr("stroke", (d) => (crossing(d) ? backwardColour : labelColour(d.a.message.label)))
+      .attr("stroke", (d) => (d.crossing ? backwardColour : labelColour(d.a.message.label)))
       .attr("marker-end", (d) =>
-        d.a.dropped ? null : `url(#arrow-${crossing(d) ? "backward" : arrowId(d.a.message.label)})`,
+        d.a.dropped ? null : `url(#arrow-${d.crossing ? "backward" : arrowId(d.a.message.label)})`,
       )
-      .classed("dropped", (d) => d.a.dropped)
-      .classed("crossing", crossing)
-      .classed(
-        "dim",
-        (d) => rel !== undefined && !(causal(d.a.message.send) && (d.a.dropped || causal(d.a.end))),
-      );
+      .classed("crossing", (d) => d.crossing)
+      .classed("dim", (d) => d.dim);
     markG
-      .selectAll<SVGTextElement, (typeof visible)[number]>("text.drop-x")
+      .selectAll<SVGTextElement, VisibleArrow>("text.drop-x")
       .data(
         visible.filter((d) => d.a.dropped && d.a.end.t <= tNow),
         (d) => d.a.key,
@@ -688,13 +762,36 @@ export function mountViewer(root: HTMLElement, config: UiConfig): void {
     if (on && state.cut === undefined && state.trace !== undefined) setCut(fullCut(state.trace));
   }
 
+  /**
+   * The event under the pointer: the dot's own element in SVG mode; in canvas mode the nearest
+   * drawn event on the node line under the pointer, within a few pixels.
+   */
+  function eventAt(ev: MouseEvent): TraceEvent | undefined {
+    const trace = state.trace;
+    if (trace === undefined) return undefined;
+    const i = (ev.target as Element).getAttribute("data-i");
+    if (i !== null) return trace.eventByI.get(Number(i));
+    if (root.dataset.mode !== "canvas") return undefined;
+    const [px, py] = pointer(ev);
+    const lane = Math.floor((py - axisHeight) / laneH);
+    const node = trace.nodes[lane];
+    if (node === undefined || Math.abs(py - laneY(node)) > 6) return undefined;
+    const list = (trace.byNode.get(node) ?? []).filter((e) => e.t <= state.timeT);
+    const k = lowerBound(list, xKey, xScale.invert(px));
+    let best: TraceEvent | undefined;
+    for (const e of [list[k - 1], list[k]]) {
+      if (e === undefined) continue;
+      const dx = Math.abs(xScale(xKey(e)) - px);
+      if (dx <= 5 && (best === undefined || dx < Math.abs(xScale(xKey(best)) - px))) best = e;
+    }
+    return best;
+  }
+
   svg.on("click", (ev: MouseEvent) => {
     const trace = state.trace;
     if (trace === undefined) return;
-    const target = ev.target as Element;
-    const i = target.getAttribute("data-i");
-    const laneAttr = target.getAttribute("data-lane");
-    const e = i === null ? undefined : trace.events.find((x) => x.i === Number(i));
+    const e = eventAt(ev);
+    const laneAttr = (ev.target as Element).getAttribute("data-lane");
     if (state.cutMode) {
       const cut = new Map(state.cut ?? fullCut(trace));
       if (e !== undefined) cut.set(e.node, ownIndex(e));
@@ -716,9 +813,7 @@ export function mountViewer(root: HTMLElement, config: UiConfig): void {
   }
 
   svg.on("pointermove", (ev: PointerEvent) => {
-    const trace = state.trace;
-    const i = (ev.target as Element).getAttribute("data-i");
-    const e = i === null || trace === undefined ? undefined : trace.events.find((x) => x.i === Number(i));
+    const e = eventAt(ev);
     if (e === undefined) {
       tooltip.hidden = true;
       return;
@@ -796,7 +891,7 @@ export function mountViewer(root: HTMLElement, config: UiConfig): void {
     if (state.trace === undefined) return;
     layout();
     scheduleRender();
-  }).observe(canvas);
+  }).observe(box);
 
   // ------------------------------------------------------------------ loading
   function load(text: string, name: string): void {
