@@ -30,7 +30,13 @@ function happensBefore(a: TraceEvent, b: TraceEvent): boolean {
   return true;
 }
 
+/** Waits until the diagram has redrawn (the page draws on the next animation frame). */
+async function drawn(page: Page): Promise<void> {
+  await page.evaluate("new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))");
+}
+
 async function dataRels(page: Page): Promise<Map<number, string>> {
+  await drawn(page);
   const pairs = await page.$$eval("circle[data-i]", (els) =>
     els.map((e) => [Number(e.getAttribute("data-i")), e.getAttribute("data-rel") ?? ""] as const),
   );
@@ -38,6 +44,7 @@ async function dataRels(page: Page): Promise<Map<number, string>> {
 }
 
 async function crossingMessages(page: Page): Promise<number[]> {
+  await drawn(page);
   const ids = await page.$$eval("line.crossing", (els) => els.map((e) => Number(e.getAttribute("data-msg"))));
   return [...new Set(ids)].sort((a, b) => a - b);
 }
