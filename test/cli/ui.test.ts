@@ -99,7 +99,7 @@ describe("phalanx ui", () => {
       assert.equal(await (await fetch(`${url}api/trace`)).text(), readFileSync(fixture, "utf8"));
       const noCluster = await fetch(`${url}api/cluster`);
       assert.equal(noCluster.status, 404);
-      assert.match((await noCluster.json()).error, /start with --cluster/);
+      assert.match(((await noCluster.json()) as { error: string }).error, /start with --cluster/);
     } finally {
       assert.equal(await stop(child), 0);
     }
