@@ -29,6 +29,10 @@ import {
 } from "./config.ts";
 import { Driver, NodeCrypto } from "./driver.ts";
 import { Metrics } from "./metrics.ts";
+import type { ReplicaStatus } from "./status.ts";
+
+export type { ReplicaStatus } from "./status.ts";
+
 import { type DurableStorage, openLmdbStorage } from "./storage.ts";
 import { selfSignedCertificate } from "./tls.ts";
 import { Transport } from "./transport.ts";
@@ -44,22 +48,6 @@ export interface ReplicaHostOptions {
   id: number;
   byzantine?: string;
   log: LogFn;
-}
-
-export interface ReplicaStatus {
-  id: number;
-  view: number;
-  primary: number;
-  isPrimary: boolean;
-  status: string;
-  lastExecuted: number;
-  stableCheckpoint: number;
-  /** Replicas this one has a live link to. */
-  peers: number[];
-  /** Client keys connected to this replica. */
-  clients: number;
-  byzantine: string | null;
-  keys: number;
 }
 
 export class ReplicaHost {

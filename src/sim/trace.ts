@@ -10,55 +10,9 @@
  */
 import { createHash } from "node:crypto";
 import { toJson } from "../core/codec.ts";
+import type { TraceEvent, TraceHeader } from "./trace-format.ts";
 
-export type TraceKind =
-  | "start"
-  | "send"
-  | "recv"
-  | "timer"
-  | "local"
-  | "output"
-  | "crash"
-  | "restart"
-  | "failstop"
-  | "notify"
-  | "pause"
-  | "resume"
-  | "round"
-  | "drop";
-
-export interface TraceEvent {
-  /** Position in the whole trace, from 0. */
-  i: number;
-  /** Virtual time in ms. */
-  t: number;
-  node: number;
-  kind: TraceKind;
-  /** Lamport time; absent on drops. */
-  lt?: number;
-  /** Vector time, node id → count, non-zero entries only; absent on drops. */
-  vt?: Record<string, number>;
-  /** Message id (send, recv, drop, notify). */
-  msg?: number;
-  /** The other end: destination of a send or drop, source of a recv or notify. */
-  peer?: number;
-  /** Message type (its `type` field) or timer / local label. */
-  label?: string;
-  /** Why a message was dropped: loss, partition, down, paused-overflow, adversary. */
-  reason?: string;
-  /** Message body, timer tag, local detail or output record. */
-  data?: unknown;
-}
-
-export interface TraceHeader {
-  kind: "header";
-  format: "phalanx-trace/1";
-  protocol: string;
-  seed: number;
-  nodes: number[];
-  byzantine: number[];
-  options: unknown;
-}
+export type { TraceEvent, TraceHeader, TraceKind } from "./trace-format.ts";
 
 export function traceToJsonl(header: TraceHeader | undefined, events: readonly TraceEvent[]): string {
   const lines: string[] = [];

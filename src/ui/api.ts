@@ -2,6 +2,7 @@
  * The JSON the `phalanx ui` server answers, shared by the server (src/ui) and the page (web/).
  * Types only: the page imports this file, so it must not import Node modules.
  */
+import type { ReplicaStatus } from "../runtime/status.ts";
 
 /** GET /api/config: what the server was started with. */
 export interface UiConfig {
@@ -9,21 +10,8 @@ export interface UiConfig {
   cluster: { path: string; replicas: number; f: number } | null;
 }
 
-/** What a replica's GET /status reported (src/runtime/replica-host.ts ReplicaStatus, checked). */
-export interface ReplicaStatusInfo {
-  view: number;
-  primary: number;
-  isPrimary: boolean;
-  /** "normal" or "view-change" (any other text is passed through). */
-  status: string;
-  lastExecuted: number;
-  stableCheckpoint: number;
-  peers: number[];
-  clients: number;
-  /** The adversary strategy when the replica runs in Byzantine mode, else null. */
-  byzantine: string | null;
-  keys: number;
-}
+/** What a replica's GET /status reported (its id is checked against the configuration). */
+export type ReplicaStatusInfo = Omit<ReplicaStatus, "id">;
 
 /**
  * A latency histogram as scraped: `buckets` are the finite upper bounds (ms, ascending) with

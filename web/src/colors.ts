@@ -2,6 +2,7 @@
  * Colours: PBFT phases get fixed, distinct colours (the same in every trace, so a reader learns
  * them once); other message types get a stable colour from their name.
  */
+import type { TraceKind } from "../../src/sim/trace-format.ts";
 
 export const pbftPhases: ReadonlyArray<[label: string, colour: string]> = [
   ["request", "#1f77b4"],
@@ -27,7 +28,7 @@ export function labelColour(label: string): string {
 }
 
 /** Node events that are not messages: how they are drawn. */
-export const markerKinds: ReadonlyArray<[kind: string, colour: string, meaning: string]> = [
+export const markerKinds: ReadonlyArray<[kind: TraceKind, colour: string, meaning: string]> = [
   ["crash", "#d62728", "crash"],
   ["restart", "#2ca02c", "restart"],
   ["failstop", "#000000", "fail-stop"],

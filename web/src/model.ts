@@ -6,30 +6,9 @@
  *
  * Pure data: no DOM, so the tests can run it under Node too.
  */
+import type { TraceEvent, TraceHeader } from "../../src/sim/trace-format.ts";
 
-export interface TraceEvent {
-  i: number;
-  t: number;
-  node: number;
-  kind: string;
-  lt?: number;
-  vt?: Record<string, number>;
-  msg?: number;
-  peer?: number;
-  label?: string;
-  reason?: string;
-  data?: unknown;
-}
-
-export interface TraceHeader {
-  kind: "header";
-  format: string;
-  protocol: string;
-  seed: number;
-  nodes: number[];
-  byzantine: number[];
-  options?: { nodes?: number; faults?: string; untilMs?: number } | unknown;
-}
+export type { TraceEvent, TraceHeader };
 
 /**
  * One message: its send, and its receives and drops (a duplicating network delivers one message
