@@ -21,6 +21,7 @@
  */
 import type { ClusterSnapshot, HistogramSnapshot, ReplicaSnapshot, UiConfig } from "../../src/ui/api.ts";
 import "./dashboard.css";
+import { el } from "./dom.ts";
 
 const pollIntervalMs = 1000;
 const pollTimeoutMs = 5000;
@@ -106,17 +107,6 @@ export function summarize(snap: ClusterSnapshot): ClusterSummary {
 }
 
 // ---------------------------------------------------------------- DOM helpers
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string> = {},
-  text?: string,
-): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 function clock(ms: number): string {
   const d = new Date(ms);
