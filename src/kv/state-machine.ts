@@ -20,7 +20,7 @@ import { assert, assertNever } from "../core/assert.ts";
 import { decodeSafe, encode } from "../core/codec.ts";
 import { PhalanxError } from "../core/errors.ts";
 import { limits } from "../core/limits.ts";
-import { sha256 } from "../crypto/digest.ts";
+import { sha256Prefix } from "../crypto/digest.ts";
 import { AdHash256 } from "./adhash.ts";
 import {
   checkKvString,
@@ -54,29 +54,47 @@ const snapshotFormat = 1;
 
 const textEncoder = new TextEncoder();
 let entryScratch = new Uint8Array(4096);
+let entryView = new DataView(entryScratch.buffer);
+const entryHashOut = new Uint8Array(32);
 
 /**
  * The element hash of one key's state: SHA-256 of a fixed, injective layout (cheaper than
  * MessagePack, and hashed on every write): the version as float64 (a safe integer, so exact),
  * the key's UTF-8 length as uint32 and its bytes, then 0 for a tombstone or 1 and the value's
- * UTF-8 bytes to the end.
+ * UTF-8 bytes to the end. A short entry's hash is written to a buffer that the next call
+ * overwrites (AdHash copies it at once), so a write allocates nothing for it.
  */
 export function kvEntryHash(key: string, value: string | null, version: number): Uint8Array {
   const need = 13 + 3 * key.length + (value === null ? 0 : 3 * value.length);
-  if (entryScratch.byteLength < need)
+  if (entryScratch.byteLength < need) {
     entryScratch = new Uint8Array(Math.max(need, 2 * entryScratch.byteLength));
+    entryView = new DataView(entryScratch.buffer);
+  }
   const buf = entryScratch;
-  const dv = new DataView(buf.buffer);
-  dv.setFloat64(0, version);
-  const keyLen = textEncoder.encodeInto(key, buf.subarray(12)).written;
-  dv.setUint32(8, keyLen);
+  entryView.setFloat64(0, version);
+  const keyLen = writeUtf8(key, buf, 12);
+  entryView.setUint32(8, keyLen);
   let end = 12 + keyLen;
   if (value === null) buf[end++] = 0;
   else {
     buf[end++] = 1;
-    end += textEncoder.encodeInto(value, buf.subarray(end)).written;
+    end += writeUtf8(value, buf, end);
   }
-  return sha256(buf.subarray(0, end));
+  return sha256Prefix(buf, end, entryHashOut);
+}
+
+/**
+ * UTF-8 of `s` into `buf` at `at` (room for 3 bytes per UTF-16 unit is the caller's); returns
+ * the byte count. ASCII, the common case, is copied here: TextEncoder's call and the subarray
+ * it needs cost more than the copy for keys and values this short.
+ */
+function writeUtf8(s: string, buf: Uint8Array, at: number): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return textEncoder.encodeInto(s, buf.subarray(at)).written;
+    buf[at + i] = c;
+  }
+  return s.length;
 }
 
 export class KvStateMachine {

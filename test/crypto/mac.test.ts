@@ -53,7 +53,7 @@ describe("hmac (precomputed pads, one-shot hash)", () => {
   });
 });
 
-describe("sha256 (one-shot hash)", () => {
+describe("sha256 (JavaScript for short inputs, one-shot hash otherwise)", () => {
   it("equals createHash", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 2000 }), (data) => {
@@ -61,5 +61,22 @@ describe("sha256 (one-shot hash)", () => {
       }),
     );
     assert.deepEqual(sha256("abc"), new Uint8Array(createHash("sha256").update("abc").digest()));
+  });
+
+  it("equals createHash at every length around the JavaScript path's block boundaries", () => {
+    for (let len = 0; len <= 200; len++) {
+      const data = new Uint8Array(len).map((_, i) => (i * 13 + len) & 0xff);
+      assert.deepEqual(
+        sha256(data),
+        new Uint8Array(createHash("sha256").update(data).digest()),
+        `length ${len}`,
+      );
+      // A second call must not see state left by the first.
+      assert.deepEqual(
+        sha256(data),
+        new Uint8Array(createHash("sha256").update(data).digest()),
+        `length ${len}`,
+      );
+    }
   });
 });

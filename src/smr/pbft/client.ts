@@ -16,7 +16,8 @@ import type { Context, Process } from "../../core/process.ts";
 import { type PbftConfig, primaryOf } from "./config.ts";
 import { equalBytes, isReply, type PbftMsg, type Request, replyBytes, requestDigestOf } from "./messages.ts";
 
-export type ClientTimer = { kind: "retransmit"; timestamp: number; attempt: number } | { kind: "next" };
+/** `due`: the local time the retransmission timer was set for (see `arm`). */
+export type ClientTimer = { kind: "retransmit"; due: number } | { kind: "next" };
 
 export interface ClientOp {
   op: Uint8Array;
@@ -60,6 +61,9 @@ interface Outstanding {
   readOnly: boolean;
   /** replica → its (MAC-checked) result */
   replies: Map<NodeId, Uint8Array>;
+  /** Retransmissions so far, and the local time of the next one. */
+  attempt: number;
+  deadline: number;
 }
 
 /**
@@ -71,6 +75,8 @@ export class PbftClient implements Process<PbftMsg, ClientTimer> {
   private view = 0;
   private timestamp = 0;
   private current: Outstanding | undefined;
+  /** Due time of the one retransmission timer relied on (others pending are stale). */
+  private timerDue: number | undefined;
   completed = 0;
 
   constructor(
@@ -96,8 +102,7 @@ export class PbftClient implements Process<PbftMsg, ClientTimer> {
     if (cur === undefined || msg.timestamp !== cur.timestamp || msg.client !== ctx.self) return;
     if (from !== msg.replica || !this.config.replicas.includes(from)) return;
     if (msg.readOnly !== cur.readOnly) return;
-    const { mac, type: _t, ...body } = msg;
-    if (!ctx.checkMac(from, replyBytes(body), mac)) {
+    if (!ctx.checkMac(from, replyBytes(msg), msg.mac)) {
       ctx.count("client.bad-reply-mac");
       return;
     }
@@ -127,8 +132,15 @@ export class PbftClient implements Process<PbftMsg, ClientTimer> {
       this.issue(ctx);
       return;
     }
+    if (tag.due !== this.timerDue) return;
+    this.timerDue = undefined;
     const cur = this.current;
-    if (cur === undefined || cur.timestamp !== tag.timestamp) return;
+    if (cur === undefined) return;
+    if (cur.deadline !== tag.due) {
+      // Set for an operation that has completed since: wait for the current one's deadline.
+      this.setRetransmitTimer(ctx, cur.deadline - tag.due, cur.deadline);
+      return;
+    }
     if (cur.readOnly) {
       this.fallBack(ctx, cur);
       return;
@@ -136,7 +148,7 @@ export class PbftClient implements Process<PbftMsg, ClientTimer> {
     ctx.count("client.retransmit");
     const req = this.request(ctx, cur);
     for (const r of this.config.replicas) ctx.send(r, req);
-    this.arm(ctx, cur, tag.attempt + 1);
+    this.arm(ctx, cur, cur.attempt + 1);
   }
 
   private issue(ctx: Ctx): void {
@@ -150,6 +162,8 @@ export class PbftClient implements Process<PbftMsg, ClientTimer> {
       op,
       readOnly,
       replies: new Map(),
+      attempt: 0,
+      deadline: 0,
     };
     this.current = cur;
     ctx.output({
@@ -187,9 +201,24 @@ export class PbftClient implements Process<PbftMsg, ClientTimer> {
     return req;
   }
 
+  /**
+   * Sets the deadline of `cur`'s next retransmission. One timer serves every operation: a
+   * closed-loop client completes most operations long before their deadline, and a timer per
+   * operation would be one more simulator event per request. A new timer is set only when none
+   * is due by the deadline; one that fires for an earlier operation re-arms for the current one.
+   */
   private arm(ctx: Ctx, cur: Outstanding, attempt: number): void {
     const wait = Math.min(this.options.retransmitMs * 2 ** attempt, this.options.retransmitMaxMs);
-    ctx.setTimer(wait, { kind: "retransmit", timestamp: cur.timestamp, attempt });
+    cur.attempt = attempt;
+    cur.deadline = ctx.now() + wait;
+    if (this.timerDue === undefined || this.timerDue > cur.deadline) {
+      this.setRetransmitTimer(ctx, wait, cur.deadline);
+    }
+  }
+
+  private setRetransmitTimer(ctx: Ctx, afterMs: Millis, due: number): void {
+    this.timerDue = due;
+    ctx.setTimer(afterMs, { kind: "retransmit", due });
   }
 
   private finish(ctx: Ctx, cur: Outstanding, result: Uint8Array): void {

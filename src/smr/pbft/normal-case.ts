@@ -10,7 +10,6 @@ import type { NodeId } from "../../core/ids.ts";
 import { limits } from "../../core/limits.ts";
 import { executeBatchCheckpoint } from "./checkpoint.ts";
 import {
-  batchDigest,
   type Commit,
   commitBytes,
   equalBytes,
@@ -115,6 +114,9 @@ function answerReadOnly(r: Replica, ctx: PbftCtx, req: Request): void {
   sendReply(r, ctx, req.client, req.timestamp, result, true);
 }
 
+/** Placeholder of a reply's MAC until it is computed over the reply's other fields. */
+const NO_MAC = new Uint8Array(0);
+
 export function sendReply(
   r: Replica,
   ctx: PbftCtx,
@@ -123,8 +125,17 @@ export function sendReply(
   result: Uint8Array,
   readOnly: boolean,
 ) {
-  const body = { view: r.view, timestamp, client, replica: r.self, result, readOnly };
-  const reply: Reply = { type: "reply", ...body, mac: ctx.mac(client, replyBytes(body)) };
+  const reply: Reply = {
+    type: "reply",
+    view: r.view,
+    timestamp,
+    client,
+    replica: r.self,
+    result,
+    readOnly,
+    mac: NO_MAC,
+  };
+  reply.mac = ctx.mac(client, replyBytes(reply));
   ctx.send(client, reply);
 }
 
@@ -187,7 +198,7 @@ function proposeBatch(r: Replica, ctx: PbftCtx, batch: Request[]): void {
     return;
   }
   const seq = r.nextSeq++;
-  const digest = batchDigest(fresh);
+  const digest = r.digestOf(fresh);
   const pp: PrePrepare = {
     type: "pre-prepare",
     view: r.view,
@@ -215,7 +226,7 @@ function ignorePrePrepare(r: Replica, ctx: PbftCtx, pp: PrePrepare): string | un
   if (pp.batch === undefined) return "pbft.pre-prepare-without-batch";
   if (!ctx.verify(pp.replica, prePrepareBytes(pp.view, pp.seq, pp.digest), pp.sig))
     return "pbft.bad-signature";
-  if (!equalBytes(batchDigest(pp.batch), pp.digest)) return "pbft.bad-digest";
+  if (!equalBytes(r.digestOf(pp.batch), pp.digest)) return "pbft.bad-digest";
   for (const q of pp.batch) {
     if (q.readOnly || r.isReplica(q.client)) return "pbft.bad-request-in-batch";
   }
@@ -455,7 +466,7 @@ export function executeReady(r: Replica, ctx: PbftCtx): void {
 
 export function executeBatch(r: Replica, ctx: PbftCtx, e: Entry): void {
   assert(
-    e.batch !== undefined && e.digest !== undefined && equalBytes(batchDigest(e.batch), e.digest),
+    e.batch !== undefined && e.digest !== undefined && equalBytes(r.digestOf(e.batch), e.digest),
     `seq ${e.seq}: the batch to execute must match the committed digest`,
   );
   // Group commit: the log records behind this batch (pre-prepare, prepared certificate,

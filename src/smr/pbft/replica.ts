@@ -203,6 +203,8 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
   readonly stateVotes = new Map<string, { voters: Set<NodeId>; msg: StateTransfer }>();
   /** A state transfer we asked for and have not received. */
   stateWanted = false;
+  /** Batch digests by batch object (digestOf). */
+  private readonly batchDigests = new WeakMap<readonly Request[], Uint8Array>();
   /** Our VIEW-CHANGE for the view we are moving to, and the latest valid NEW-VIEW we sent or accepted. */
   ownViewChange: ViewChange | undefined;
   lastNewView: NewView | undefined;
@@ -357,6 +359,20 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
     for (const r of this.config.replicas) if (r !== this.self) ctx.send(r, msg);
   }
 
+  /**
+   * The digest of a batch, computed once per batch object by this replica: a backup's check of
+   * a pre-prepare and the check before execution share it (messages are never mutated, so an
+   * object's digest cannot change).
+   */
+  digestOf(batch: readonly Request[]): Uint8Array {
+    let d = this.batchDigests.get(batch);
+    if (d === undefined) {
+      d = batchDigest(batch);
+      this.batchDigests.set(batch, d);
+    }
+    return d;
+  }
+
   /** One MAC per replica, in replica order: authenticates a multicast message cheaply. */
   authenticator(ctx: PbftCtx, data: Uint8Array): Uint8Array[] {
     return this.config.replicas.map((r) => (r === this.self ? new Uint8Array(32) : ctx.mac(r, data)));
@@ -460,7 +476,7 @@ export class Replica implements Process<PbftMsg, PbftTimer> {
         const sb = decode<StoredBatch>(b);
         // A batch of another digest (an earlier proposal, the entry's new write lost) is not
         // used; the digest is recomputed, so a damaged read is not used either.
-        if (equalBytes(sb.digest, se.digest) && equalBytes(batchDigest(sb.batch), se.digest)) {
+        if (equalBytes(sb.digest, se.digest) && equalBytes(this.digestOf(sb.batch), se.digest)) {
           e.batch = sb.batch;
           e.batchStored = se.digest;
         }

@@ -14,7 +14,6 @@ import { sha256 } from "../../crypto/digest.ts";
 import { installSnapshot, makeStable } from "./checkpoint.ts";
 import {
   type BatchBody,
-  batchDigest,
   type CommittedEntry,
   checkpointBytes,
   commitBytes,
@@ -168,7 +167,7 @@ export function onBatchBody(r: Replica, ctx: PbftCtx, _from: NodeId, m: BatchBod
   const e = r.log.get(m.seq);
   if (e === undefined || e.batch !== undefined || e.digest === undefined || !equalBytes(e.digest, m.digest))
     return;
-  if (!equalBytes(batchDigest(m.batch), m.digest)) {
+  if (!equalBytes(r.digestOf(m.batch), m.digest)) {
     ctx.count("pbft.bad-digest");
     return;
   }
@@ -204,7 +203,7 @@ export function onCommitted(r: Replica, ctx: PbftCtx, from: NodeId, m: Committed
     ctx.count("pbft.bad-committed-mac");
     return;
   }
-  if (!equalBytes(batchDigest(m.batch), m.digest)) {
+  if (!equalBytes(r.digestOf(m.batch), m.digest)) {
     ctx.count("pbft.bad-digest");
     return;
   }

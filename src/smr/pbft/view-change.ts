@@ -295,7 +295,7 @@ export function onNewView(r: Replica, ctx: PbftCtx, from: NodeId, nv: NewView): 
       pp.replica !== nv.replica ||
       !equalBytes(want, pp.digest) ||
       !ctx.verify(nv.replica, prePrepareBytes(pp.view, pp.seq, pp.digest), pp.sig) ||
-      (pp.batch !== undefined && !equalBytes(batchDigest(pp.batch), pp.digest))
+      (pp.batch !== undefined && !equalBytes(r.digestOf(pp.batch), pp.digest))
     ) {
       ctx.count("pbft.bad-new-view");
       return;
