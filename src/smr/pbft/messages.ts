@@ -277,14 +277,7 @@ const REPLY_TAG = 0x52;
 const REPLY_HEADER = 1 + 4 * 8 + 1;
 
 /** What a reply's MAC covers (a Reply without `mac` and `type`). */
-export interface ReplyBody {
-  view: View;
-  timestamp: number;
-  client: NodeId;
-  replica: NodeId;
-  result: Uint8Array;
-  readOnly: boolean;
-}
+export type ReplyBody = Omit<Reply, "type" | "mac">;
 
 /**
  * What a reply's MAC covers, in a fixed layout (cheaper than MessagePack, and injective): a tag
