@@ -32,7 +32,9 @@ function happensBefore(a: TraceEvent, b: TraceEvent): boolean {
 
 /** Waits until the diagram has redrawn (the page draws on the next animation frame). */
 async function drawn(page: Page): Promise<void> {
-  await page.evaluate("new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))");
+  await page.evaluate(
+    "new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))",
+  );
 }
 
 async function dataRels(page: Page): Promise<Map<number, string>> {
