@@ -41,42 +41,20 @@ import type { Adversary } from "../sim/adversary/types.ts";
 import { Simulation } from "../sim/simulation.ts";
 import { traceToJsonl } from "../sim/trace.ts";
 import {
-  chainsPerEnvelopeMax,
-  chainVerifies,
   type DsChain,
   type DsConfig,
   type DsDecision,
   type DsDropCause,
   DsGeneral,
   type DsMsg,
-  decide,
   dsDropCauses,
   dsLimits,
   dsRoundMs,
   extendChain,
   linkBytes,
-  tieOrder,
 } from "./dolev-strong/general.ts";
 import { formatIds, type Order, otherOrder, randomPlacement } from "./generals/common.ts";
 import type { Algorithm, AlgorithmOptions, AlgorithmResult } from "./types.ts";
-
-export {
-  chainsPerEnvelopeMax,
-  chainVerifies,
-  type DsChain,
-  type DsConfig,
-  type DsDecision,
-  type DsDropCause,
-  DsGeneral,
-  type DsMsg,
-  decide,
-  dsDropCauses,
-  dsLimits,
-  dsRoundMs,
-  extendChain,
-  linkBytes,
-  tieOrder,
-};
 
 // ------------------------------------------------------------------ traitors
 

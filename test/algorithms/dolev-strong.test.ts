@@ -3,17 +3,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { type DsMsg, decide, dsRoundMs, extendChain } from "../../src/algorithms/dolev-strong/general.ts";
 import {
   algorithm,
   behavioursOf,
   type DsBehaviour,
-  type DsMsg,
   type DsOutcome,
   type DsStrategy,
-  decide,
-  dsRoundMs,
   dsStrategies,
-  extendChain,
   outcomeHolds,
   runDolevStrong,
 } from "../../src/algorithms/dolev-strong.ts";

@@ -27,6 +27,27 @@ export function otherOrder(order: Order): Order {
   return order === "attack" ? "retreat" : "attack";
 }
 
+/**
+ * Whether a relay chain (OM's path, SM's signers) is well formed as received by `self` from
+ * `from`: it starts at the commander, ends at the sender, names each general at most once,
+ * never the receiver, and only generals of the run.
+ */
+export function relayChainValid(
+  chain: readonly number[],
+  commander: number,
+  from: number,
+  self: number,
+  nodes: readonly number[],
+): boolean {
+  return (
+    chain[0] === commander &&
+    chain[chain.length - 1] === from &&
+    new Set(chain).size === chain.length &&
+    !chain.includes(self) &&
+    chain.every((id) => nodes.includes(id))
+  );
+}
+
 /** One run as the conditions see it: who commanded what, who lied, what each lieutenant decided. */
 export interface GeneralsRun {
   nodes: readonly NodeId[];

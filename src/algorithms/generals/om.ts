@@ -45,6 +45,7 @@ import {
   parseGeneralsSettings,
   placements,
   randomPlacement,
+  relayChainValid,
   type Verdict,
   verdictLines,
 } from "./common.ts";
@@ -227,9 +228,7 @@ export class OmGeneral implements Process<OmMsg, never> {
     if (ctx.self === this.config.commander) return "to-commander";
     const path = msg.path;
     if (path.length !== ctx.round()) return "wrong-round";
-    if (path[0] !== this.config.commander || path[path.length - 1] !== from) return "bad-path";
-    if (new Set(path).size !== path.length || path.includes(ctx.self)) return "bad-path";
-    if (!path.every((id) => ctx.nodes.includes(id as NodeId))) return "bad-path";
+    if (!relayChainValid(path, this.config.commander, from, ctx.self, ctx.nodes)) return "bad-path";
     if (this.heardByPath.has(pathKey(path))) return "duplicate";
     return null;
   }

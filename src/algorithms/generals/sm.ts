@@ -42,6 +42,7 @@ import {
   otherOrder,
   parseGeneralsSettings,
   randomPlacement,
+  relayChainValid,
   type Verdict,
   verdictLines,
 } from "./common.ts";
@@ -205,9 +206,7 @@ export class SmGeneral implements Process<SmMsg, never> {
     if (ctx.self === this.config.commander) return "to-commander";
     const signers = msg.signers;
     if (signers.length !== ctx.round()) return "late";
-    if (signers[0] !== this.config.commander || signers[signers.length - 1] !== from) return "bad-chain";
-    if (new Set(signers).size !== signers.length || signers.includes(ctx.self)) return "bad-chain";
-    if (!signers.every((id) => ctx.nodes.includes(id as NodeId))) return "bad-chain";
+    if (!relayChainValid(signers, this.config.commander, from, ctx.self, ctx.nodes)) return "bad-chain";
     if (this.values.has(msg.value)) return "known";
     if (!chainVerifies(msg, (s, d, sig) => ctx.verify(s, d, sig))) return "bad-signature";
     return null;
